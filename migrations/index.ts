@@ -1,0 +1,17 @@
+// The migrations in order, imported statically so they run the same from
+// TypeScript sources and from the compiled build. Never edit a migration that
+// has shipped: add a new file and a new line here.
+import type { Migration } from 'kysely';
+import * as m0001 from './0001_create_users.js';
+import * as m0002 from './0002_create_credentials.js';
+import * as m0003 from './0003_create_challenges.js';
+import * as m0004 from './0004_create_sessions.js';
+import * as m0005 from './0005_create_keys.js';
+
+export const migrations: Record<string, Migration> = {
+  '0001_create_users': m0001,
+  '0002_create_credentials': m0002,
+  '0003_create_challenges': m0003,
+  '0004_create_sessions': m0004,
+  '0005_create_keys': m0005,
+};

@@ -1,0 +1,20 @@
+// From a Config to ready Deps: open and migrate the database, then load (or, on
+// the very first start, create) the signing key and the server secret.
+import type { Logger } from 'pino';
+import type { Config } from './config.js';
+import type { Deps } from './deps.js';
+import { migrate, openDatabase } from './db/connect.js';
+import { loadSecret, loadSigningKeys } from './tokens/signing-keys.js';
+
+export async function openDeps(config: Config, log: Logger, now: () => Date = () => new Date()): Promise<Deps> {
+  const db = openDatabase(config.databaseUrl);
+  try {
+    await migrate(db);
+    const keys = await loadSigningKeys(db, now());
+    const enumerationSecret = await loadSecret(db, 'enumeration', now());
+    return { config, db, keys, enumerationSecret, now, log };
+  } catch (error) {
+    await db.destroy();
+    throw error;
+  }
+}

@@ -1,0 +1,133 @@
+// Sign-in: by email (allowCredentials = that account's passkeys) or usernameless
+// (discoverable credentials; the account is found by credential id and its user
+// handle must match). Invariants:
+// - An email with no account gets an answer of the same status and shape, with
+//   stand-in credential ids derived from the email and a server secret (stable
+//   across calls), and nothing is written for it.
+// - Every failure is the same 401 authentication_failed; the reason goes to the log.
+// - A counter that does not increase (when either side is non-zero) fails.
+// - Consuming the challenge, storing the new counter, backup state and lastUsedAt,
+//   and creating the session happen in one transaction.
+import { createHmac, randomUUID } from 'node:crypto';
+import {
+  generateAuthenticationOptions,
+  verifyAuthenticationResponse,
+  type AuthenticationResponseJSON,
+  type AuthenticatorTransport,
+  type PublicKeyCredentialRequestOptionsJSON,
+} from '@simplewebauthn/server';
+import { isoBase64URL, isoUint8Array } from '@simplewebauthn/server/helpers';
+import type { Deps } from '../deps.js';
+import { consumeChallenge } from '../db/challenges.js';
+import { findCredentialById, listCredentialsByUser, recordCredentialUse } from '../db/credentials.js';
+import { insertSession } from '../db/sessions.js';
+import { findUserByEmail, findUserById } from '../db/users.js';
+import { AppError } from '../errors.js';
+import { mintSessionToken } from '../tokens/session-tokens.js';
+import { ChallengeRejected, finishWithChallenge, saveChallenge } from './challenges.js';
+import { credentialIdToHex, toDescriptor } from './credential-json.js';
+import type { StartedCeremony } from './registration.js';
+
+const plausibleTransports: AuthenticatorTransport[][] = [['internal', 'hybrid'], ['hybrid', 'internal'], ['usb'], ['internal']];
+
+// What an unknown email gets instead of real credentials: looks like one passkey, never changes.
+function standInCredentials(secret: Uint8Array, email: string) {
+  const digest = createHmac('sha256', secret).update(`allowCredentials:${email}`).digest();
+  return [{ id: isoBase64URL.fromBuffer(digest), transports: plausibleTransports[digest[0]! % plausibleTransports.length]! }];
+}
+
+export async function startSignIn(
+  deps: Deps,
+  input: { email?: string },
+): Promise<StartedCeremony<PublicKeyCredentialRequestOptionsJSON>> {
+  const { config } = deps;
+  const user = input.email === undefined ? undefined : await findUserByEmail(deps.db, input.email);
+  const allowCredentials =
+    input.email === undefined
+      ? []
+      : user
+        ? (await listCredentialsByUser(deps.db, user.id)).map(toDescriptor)
+        : standInCredentials(deps.enumerationSecret, input.email);
+  const options = await generateAuthenticationOptions({
+    rpID: config.rpId,
+    allowCredentials,
+    userVerification: config.userVerification,
+    timeout: config.challengeTtlSeconds * 1000,
+  });
+  if (input.email !== undefined && !user) {
+    // Same shape, no row: the challenge id is random like any other and can never finish.
+    return { challengeId: randomUUID(), options };
+  }
+  const challengeId = await saveChallenge(deps, { kind: 'authentication', challenge: options.challenge, user_id: user?.id ?? null });
+  return { challengeId, options };
+}
+
+export interface FinishedSignIn {
+  userId: string;
+  token: string;
+  expiresAt: string;
+}
+
+function signInFailed(reason: string, cause?: unknown) {
+  return new AppError('authentication_failed', 'Sign-in failed', { reason, cause });
+}
+
+export async function finishSignIn(
+  deps: Deps,
+  input: { challengeId: string; authentication: AuthenticationResponseJSON },
+): Promise<FinishedSignIn> {
+  const { config } = deps;
+  const response = input.authentication;
+  const finish = finishWithChallenge(deps, input.challengeId, 'authentication', async (challenge) => {
+    // The id the browser reports and the raw id are the same bytes.
+    if (response.id !== response.rawId) throw signInFailed('id and rawId differ');
+    const credential = await findCredentialById(deps.db, credentialIdToHex(response.id));
+    if (!credential) throw signInFailed('unknown credential');
+    // A sign-in started for one account is finished by that account's passkey only.
+    if (challenge.user_id !== null && challenge.user_id !== credential.user_id) {
+      throw signInFailed('credential belongs to another account');
+    }
+    const user = await findUserById(deps.db, credential.user_id);
+    if (!user) throw signInFailed('account gone');
+    // Usernameless sign-in trusts the user handle to name the account: it must match.
+    const userHandle = response.response.userHandle;
+    if (challenge.user_id === null && !userHandle) throw signInFailed('no user handle in a usernameless sign-in');
+    if (userHandle && userHandle !== user.user_handle) throw signInFailed('user handle does not match the credential');
+
+    const verification = await verifyAuthenticationResponse({
+      response,
+      expectedChallenge: challenge.challenge,
+      expectedOrigin: config.origins,
+      expectedRPID: config.rpId,
+      requireUserVerification: config.userVerification === 'required',
+      credential: {
+        id: response.id,
+        publicKey: isoUint8Array.fromHex(credential.public_key),
+        counter: Number(credential.counter),
+      },
+    }).catch((error: unknown) => {
+      throw signInFailed(error instanceof Error ? error.message : 'verification threw', error);
+    });
+    if (!verification.verified) throw signInFailed('signature did not verify');
+
+    const { newCounter, credentialBackedUp } = verification.authenticationInfo;
+    const minted = await mintSessionToken(deps, user);
+    await deps.db.transaction().execute(async (trx) => {
+      if (!(await consumeChallenge(trx, challenge.id))) throw signInFailed('challenge used by a concurrent finish');
+      const recorded = await recordCredentialUse(trx, {
+        id: credential.id,
+        expectedCounter: Number(credential.counter),
+        counter: newCounter,
+        backedUp: credentialBackedUp,
+        usedAt: deps.now().toISOString(),
+      });
+      if (!recorded) throw signInFailed('counter changed by a concurrent sign-in');
+      await insertSession(trx, minted.session);
+    });
+    return { userId: user.id, token: minted.token, expiresAt: minted.expiresAt };
+  });
+  return finish.catch((error: unknown) => {
+    if (error instanceof ChallengeRejected) throw signInFailed(error.message);
+    throw error;
+  });
+}

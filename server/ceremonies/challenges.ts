@@ -1,0 +1,62 @@
+// Challenges are database rows, so any instance can finish a ceremony another
+// started. A challenge is bound to its kind and, where known, to its user; it
+// expires after CHALLENGE_TTL_SECONDS; it is used up by the finish that presents
+// it, whether that finish succeeds or fails. The winning finish consumes it inside
+// the transaction that writes its results (see consumeChallenge: DELETE ... RETURNING).
+import { randomUUID } from 'node:crypto';
+import type { Deps } from '../deps.js';
+import { consumeChallenge, findChallenge, insertChallenge } from '../db/challenges.js';
+import type { ChallengeKind, ChallengesTable } from '../db/schema.js';
+
+export type Challenge = ChallengesTable;
+
+export async function saveChallenge(
+  deps: Deps,
+  fields: Pick<Challenge, 'kind' | 'challenge'> & Partial<Pick<Challenge, 'user_id' | 'email' | 'display_name' | 'user_handle'>>,
+): Promise<string> {
+  const now = deps.now();
+  const id = randomUUID();
+  await insertChallenge(deps.db, {
+    id,
+    user_id: null,
+    email: null,
+    display_name: null,
+    user_handle: null,
+    ...fields,
+    created_at: now.toISOString(),
+    expires_at: new Date(now.getTime() + deps.config.challengeTtlSeconds * 1000).toISOString(),
+  });
+  return id;
+}
+
+export type ChallengeProblem = 'unknown' | 'wrong_kind' | 'expired';
+
+export class ChallengeRejected extends Error {
+  constructor(readonly problem: ChallengeProblem) {
+    super(`challenge ${problem.replace('_', ' ')}`);
+  }
+}
+
+/**
+ * Runs `finish` with the challenge `id` of the given kind. `finish` must consume
+ * the challenge in its own transaction when it succeeds; if anything fails, the
+ * challenge is used up here before the error goes on.
+ */
+export async function finishWithChallenge<T>(
+  deps: Deps,
+  id: string,
+  kind: ChallengeKind,
+  finish: (challenge: Challenge) => Promise<T>,
+): Promise<T> {
+  const challenge = await findChallenge(deps.db, id);
+  if (!challenge) throw new ChallengeRejected('unknown');
+  try {
+    // A sign-in challenge never finishes a registration, nor the reverse.
+    if (challenge.kind !== kind) throw new ChallengeRejected('wrong_kind');
+    if (challenge.expires_at <= deps.now().toISOString()) throw new ChallengeRejected('expired');
+    return await finish(challenge);
+  } catch (error) {
+    await consumeChallenge(deps.db, id);
+    throw error;
+  }
+}

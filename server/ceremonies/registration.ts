@@ -1,0 +1,216 @@
+// Registration: sign-up (a new account, by email) or adding a passkey to the
+// signed-in account. Invariants:
+// - The WebAuthn user handle is random, made once per account, never the email.
+// - Sign-up for an email that has an account is 409 account_exists and stores
+//   nothing; only a signed-in user can add a passkey to an account.
+// - One user-verification policy (config.userVerification) for options and
+//   verification alike.
+// - The account, the credential, the session and the consumption of the challenge
+//   are written in one transaction: all or nothing.
+import { randomBytes, randomUUID } from 'node:crypto';
+import {
+  generateRegistrationOptions,
+  verifyRegistrationResponse,
+  type PublicKeyCredentialCreationOptionsJSON,
+  type RegistrationResponseJSON,
+} from '@simplewebauthn/server';
+import { isoBase64URL, isoUint8Array } from '@simplewebauthn/server/helpers';
+import type { Deps } from '../deps.js';
+import { consumeChallenge } from '../db/challenges.js';
+import { findCredentialById, insertCredential, listCredentialsByUser } from '../db/credentials.js';
+import { isUniqueViolation } from '../db/errors.js';
+import { insertSession } from '../db/sessions.js';
+import { findUserByEmail, findUserById, insertUser } from '../db/users.js';
+import type { CredentialsTable, UsersTable } from '../db/schema.js';
+import { AppError } from '../errors.js';
+import { mintSessionToken } from '../tokens/session-tokens.js';
+import { nameForAaguid } from './authenticator-names.js';
+import { ChallengeRejected, finishWithChallenge, saveChallenge, type Challenge } from './challenges.js';
+import { toCredentialJSON, toDescriptor, type CredentialJSON } from './credential-json.js';
+
+// EdDSA, ES256, RS256: the same list in the options and in verification.
+export const supportedAlgorithmIDs = [-8, -7, -257];
+
+export interface StartRegistrationInput {
+  email?: string;
+  displayName?: string;
+}
+
+export interface StartedCeremony<Options> {
+  challengeId: string;
+  options: Options;
+}
+
+async function creationOptions(
+  deps: Deps,
+  user: { email: string; displayName: string; userHandle: string },
+  existing: Pick<CredentialsTable, 'id' | 'transports'>[],
+) {
+  const { config } = deps;
+  return generateRegistrationOptions({
+    rpName: config.rpName,
+    rpID: config.rpId,
+    userName: user.email,
+    userDisplayName: user.displayName,
+    userID: isoBase64URL.toBuffer(user.userHandle),
+    timeout: config.challengeTtlSeconds * 1000,
+    attestationType: 'none',
+    excludeCredentials: existing.map(toDescriptor),
+    authenticatorSelection: { residentKey: 'required', userVerification: config.userVerification },
+    supportedAlgorithmIDs,
+  });
+}
+
+export async function startSignUp(
+  deps: Deps,
+  input: Required<Pick<StartRegistrationInput, 'email'>> & StartRegistrationInput,
+): Promise<StartedCeremony<PublicKeyCredentialCreationOptionsJSON>> {
+  if (await findUserByEmail(deps.db, input.email)) {
+    throw new AppError('account_exists', 'An account with this email exists already: sign in instead');
+  }
+  const user = {
+    email: input.email,
+    displayName: input.displayName ?? input.email,
+    userHandle: isoBase64URL.fromBuffer(randomBytes(32)),
+  };
+  const options = await creationOptions(deps, user, []);
+  const challengeId = await saveChallenge(deps, {
+    kind: 'registration',
+    challenge: options.challenge,
+    email: user.email,
+    display_name: user.displayName,
+    user_handle: user.userHandle,
+  });
+  return { challengeId, options };
+}
+
+export async function startAddPasskey(
+  deps: Deps,
+  userId: string,
+  input: StartRegistrationInput,
+): Promise<StartedCeremony<PublicKeyCredentialCreationOptionsJSON>> {
+  const user = await findUserById(deps.db, userId);
+  if (!user) throw new AppError('unauthorized', 'The account no longer exists');
+  if (input.email !== undefined && input.email !== user.email) {
+    throw new AppError('invalid_request', 'email does not match the signed-in account');
+  }
+  const existing = await listCredentialsByUser(deps.db, user.id);
+  const options = await creationOptions(
+    deps,
+    { email: user.email, displayName: user.display_name, userHandle: user.user_handle },
+    existing,
+  );
+  const challengeId = await saveChallenge(deps, { kind: 'registration', challenge: options.challenge, user_id: user.id });
+  return { challengeId, options };
+}
+
+export interface FinishRegistrationInput {
+  challengeId: string;
+  registration: RegistrationResponseJSON;
+  name?: string;
+}
+
+export interface FinishedRegistration {
+  userId: string;
+  credential: CredentialJSON;
+  token: string;
+  expiresAt: string;
+}
+
+function registrationFailed(reason: string, cause?: unknown) {
+  return new AppError('registration_failed', 'The passkey could not be verified', { reason, cause });
+}
+
+/** Verifies a registration response; returns the credential row to store (hex-encoded). */
+export async function verifyNewCredential(
+  deps: Pick<Deps, 'config' | 'now'>,
+  registration: RegistrationResponseJSON,
+  expectedChallenge: string,
+  userId: string,
+  name?: string,
+): Promise<CredentialsTable> {
+  const { config } = deps;
+  const verification = await verifyRegistrationResponse({
+    response: registration,
+    expectedChallenge,
+    expectedOrigin: config.origins,
+    expectedRPID: config.rpId,
+    requireUserVerification: config.userVerification === 'required',
+    supportedAlgorithmIDs,
+  }).catch((error: unknown) => {
+    throw registrationFailed(error instanceof Error ? error.message : 'verification threw', error);
+  });
+  if (!verification.verified) throw registrationFailed('not verified');
+  const { credential, credentialDeviceType, credentialBackedUp, aaguid } = verification.registrationInfo;
+  return {
+    id: isoUint8Array.toHex(isoBase64URL.toBuffer(credential.id)),
+    user_id: userId,
+    public_key: isoUint8Array.toHex(credential.publicKey),
+    counter: credential.counter,
+    device_type: credentialDeviceType,
+    backed_up: credentialBackedUp ? 1 : 0,
+    transports: JSON.stringify(registration.response.transports ?? []),
+    aaguid,
+    name: name ?? nameForAaguid(aaguid),
+    created_at: deps.now().toISOString(),
+    last_used_at: null,
+  };
+}
+
+function newAccount(challenge: Challenge, userId: string, createdAt: string): UsersTable | undefined {
+  if (challenge.user_id) return undefined;
+  return {
+    id: userId,
+    email: challenge.email!,
+    display_name: challenge.display_name ?? challenge.email!,
+    user_handle: challenge.user_handle!,
+    created_at: createdAt,
+  };
+}
+
+function challengeProblem(error: unknown): never {
+  if (error instanceof ChallengeRejected) {
+    throw error.problem === 'expired'
+      ? new AppError('challenge_expired', 'The challenge expired: start again')
+      : new AppError('unknown_challenge', 'Unknown or used challenge: start again', { reason: error.message });
+  }
+  throw error;
+}
+
+export async function finishRegistration(deps: Deps, input: FinishRegistrationInput): Promise<FinishedRegistration> {
+  const finish = finishWithChallenge(deps, input.challengeId, 'registration', async (challenge) => {
+    const userId = challenge.user_id ?? randomUUID();
+    const credential = await verifyNewCredential(deps, input.registration, challenge.challenge, userId, input.name);
+    const account = newAccount(challenge, userId, credential.created_at);
+    const email = account?.email ?? (await findUserById(deps.db, userId))?.email;
+    if (!email) throw new AppError('unauthorized', 'The account no longer exists');
+    const minted = await mintSessionToken(deps, { id: userId, email });
+
+    await deps.db
+      .transaction()
+      .execute(async (trx) => {
+        if (!(await consumeChallenge(trx, challenge.id))) throw new ChallengeRejected('unknown');
+        if (account) {
+          if (await findUserByEmail(trx, account.email)) throw new AppError('account_exists', 'An account with this email exists already');
+          await insertUser(trx, account);
+        }
+        if (await findCredentialById(trx, credential.id)) {
+          throw new AppError('credential_exists', 'This passkey is registered already');
+        }
+        await insertCredential(trx, credential);
+        await insertSession(trx, minted.session);
+      })
+      .catch((error: unknown) => {
+        // Two instances racing on one email or credential id: the loser sees the constraint.
+        if (isUniqueViolation(error)) {
+          throw account
+            ? new AppError('account_exists', 'An account with this email exists already', { cause: error })
+            : new AppError('credential_exists', 'This passkey is registered already', { cause: error });
+        }
+        throw error;
+      });
+
+    return { userId, credential: toCredentialJSON(credential), token: minted.token, expiresAt: minted.expiresAt };
+  });
+  return finish.catch(challengeProblem);
+}

@@ -1,0 +1,112 @@
+// The one place that knows environment variable names. `loadConfig(env)` is pure:
+// main.ts passes process.env, tests pass literals. Invalid input throws ConfigError
+// naming the variable, and main.ts prints that one line and exits.
+export type UserVerification = 'required' | 'preferred';
+
+export interface Config {
+  port: number;
+  host: string;
+  rpId: string;
+  rpName: string;
+  origins: string[];
+  databaseUrl: string;
+  challengeTtlSeconds: number;
+  sessionTtlSeconds: number;
+  tokenIssuer: string;
+  tokenAudience: string;
+  apiKeys: string[];
+  userVerification: UserVerification;
+  logLevel: string;
+  bodyLimit: string;
+}
+
+export class ConfigError extends Error {
+  constructor(
+    readonly variable: string,
+    problem: string,
+  ) {
+    super(`${variable}: ${problem}`);
+  }
+}
+
+const list = (value: string | undefined) =>
+  (value ?? '')
+    .split(',')
+    .map((item) => item.trim())
+    .filter(Boolean);
+
+function integer(env: Record<string, string | undefined>, name: string, fallback: number, min: number, max: number) {
+  const raw = env[name]?.trim();
+  if (!raw) return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new ConfigError(name, `expected a whole number from ${min} to ${max}, got "${raw}"`);
+  }
+  return value;
+}
+
+function oneOf<T extends string>(env: Record<string, string | undefined>, name: string, allowed: readonly T[], fallback: T): T {
+  const raw = env[name]?.trim();
+  if (!raw) return fallback;
+  if (!(allowed as readonly string[]).includes(raw)) {
+    throw new ConfigError(name, `expected one of ${allowed.join(', ')}, got "${raw}"`);
+  }
+  return raw as T;
+}
+
+// An origin is usable with an RP ID when its host is the RP ID or a subdomain of it,
+// and it is https (or http on localhost, which browsers treat as secure).
+function checkOrigin(origin: string, rpId: string) {
+  let url: URL;
+  try {
+    url = new URL(origin);
+  } catch {
+    throw new ConfigError('ORIGINS', `"${origin}" is not a URL`);
+  }
+  if (url.origin !== origin) {
+    throw new ConfigError('ORIGINS', `"${origin}" is not an exact origin (expected "${url.origin}")`);
+  }
+  const host = url.hostname;
+  if (host !== rpId && !host.endsWith(`.${rpId}`)) {
+    throw new ConfigError('ORIGINS', `"${origin}" is not on RP_ID "${rpId}" or one of its subdomains`);
+  }
+  const localhost = host === 'localhost' || host.endsWith('.localhost');
+  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && localhost)) {
+    throw new ConfigError('ORIGINS', `"${origin}" must use https (http is allowed on localhost only)`);
+  }
+}
+
+const rpIdPattern = /^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/;
+
+export function loadConfig(env: Record<string, string | undefined>): Config {
+  const port = integer(env, 'PORT', 3000, 0, 65535);
+  const rpId = env.RP_ID?.trim() || 'localhost';
+  if (!rpIdPattern.test(rpId)) {
+    throw new ConfigError('RP_ID', `"${rpId}" is not a lower-case domain name (no scheme, no port)`);
+  }
+  const origins = list(env.ORIGINS);
+  if (origins.length === 0) origins.push(`http://localhost:${port || 3000}`);
+  for (const origin of origins) checkOrigin(origin, rpId);
+
+  const apiKeys = list(env.API_KEYS);
+  for (const key of apiKeys) {
+    if (key.length < 16) throw new ConfigError('API_KEYS', 'every key must be at least 16 characters long');
+  }
+
+  return {
+    port,
+    host: env.HOST?.trim() || '0.0.0.0',
+    rpId,
+    rpName: env.RP_NAME?.trim() || 'Passkey service',
+    origins,
+    databaseUrl: env.DATABASE_URL?.trim() || './data/passkeys.db',
+    challengeTtlSeconds: integer(env, 'CHALLENGE_TTL_SECONDS', 300, 10, 3600),
+    sessionTtlSeconds: integer(env, 'SESSION_TTL_SECONDS', 3600, 60, 30 * 24 * 3600),
+    tokenIssuer: env.TOKEN_ISSUER?.trim() || origins[0]!,
+    tokenAudience: env.TOKEN_AUDIENCE?.trim() || rpId,
+    apiKeys,
+    userVerification: oneOf(env, 'USER_VERIFICATION', ['required', 'preferred'] as const, 'required'),
+    logLevel: oneOf(env, 'LOG_LEVEL', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const, 'info'),
+    bodyLimit: '64kb',
+  };
+}

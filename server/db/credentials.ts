@@ -1,0 +1,62 @@
+import type { CredentialsTable, Db } from './schema.js';
+
+export function findCredentialById(db: Db, id: string) {
+  return db.selectFrom('credentials').selectAll().where('id', '=', id).executeTakeFirst();
+}
+
+export function listCredentialsByUser(db: Db, userId: string) {
+  return db
+    .selectFrom('credentials')
+    .selectAll()
+    .where('user_id', '=', userId)
+    .orderBy('created_at')
+    .orderBy('id')
+    .execute();
+}
+
+export async function insertCredential(db: Db, credential: CredentialsTable): Promise<void> {
+  await db.insertInto('credentials').values(credential).execute();
+}
+
+// Compare-and-set on the counter: of two concurrent sign-ins with one credential,
+// only the one that read the current counter may write the next. Returns whether it did.
+export async function recordCredentialUse(
+  db: Db,
+  use: { id: string; expectedCounter: number; counter: number; backedUp: boolean; usedAt: string },
+): Promise<boolean> {
+  const result = await db
+    .updateTable('credentials')
+    .set({ counter: use.counter, backed_up: use.backedUp ? 1 : 0, last_used_at: use.usedAt })
+    .where('id', '=', use.id)
+    .where('counter', '=', use.expectedCounter)
+    .executeTakeFirst();
+  return result.numUpdatedRows === 1n;
+}
+
+export async function renameCredential(db: Db, userId: string, id: string, name: string): Promise<boolean> {
+  const result = await db
+    .updateTable('credentials')
+    .set({ name })
+    .where('id', '=', id)
+    .where('user_id', '=', userId)
+    .executeTakeFirst();
+  return result.numUpdatedRows === 1n;
+}
+
+export async function deleteCredential(db: Db, userId: string, id: string): Promise<boolean> {
+  const result = await db
+    .deleteFrom('credentials')
+    .where('id', '=', id)
+    .where('user_id', '=', userId)
+    .executeTakeFirst();
+  return result.numDeletedRows === 1n;
+}
+
+export async function countCredentials(db: Db, userId: string): Promise<number> {
+  const row = await db
+    .selectFrom('credentials')
+    .select((eb) => eb.fn.countAll<number | string>().as('n'))
+    .where('user_id', '=', userId)
+    .executeTakeFirstOrThrow();
+  return Number(row.n);
+}

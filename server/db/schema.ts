@@ -1,0 +1,73 @@
+// Row types, as stored. Portable between SQLite and PostgreSQL: text ids, hex
+// strings, ISO-8601 UTC times as text, booleans as 0/1 integers, a bigint counter.
+import type { Kysely } from 'kysely';
+
+export interface UsersTable {
+  id: string;
+  email: string; // normalised: trimmed, lower-case
+  display_name: string;
+  user_handle: string; // base64url WebAuthn user.id: random, never the email
+  created_at: string;
+}
+
+export interface CredentialsTable {
+  id: string; // hex credential id, unique across all users
+  user_id: string;
+  public_key: string; // hex COSE public key
+  counter: number;
+  device_type: 'singleDevice' | 'multiDevice';
+  backed_up: number;
+  transports: string; // JSON array of AuthenticatorTransport
+  aaguid: string;
+  name: string;
+  created_at: string;
+  last_used_at: string | null;
+}
+
+export type ChallengeKind = 'registration' | 'authentication';
+
+export interface ChallengesTable {
+  id: string;
+  kind: ChallengeKind;
+  challenge: string; // base64url, what the authenticator signs
+  user_id: string | null; // the account, when known (adding a passkey, sign-in by email)
+  email: string | null; // sign-up only: the account to create
+  display_name: string | null;
+  user_handle: string | null; // sign-up only: the new account's user handle
+  expires_at: string;
+  created_at: string;
+}
+
+export interface SessionsTable {
+  jti: string;
+  user_id: string;
+  created_at: string;
+  expires_at: string;
+  revoked_at: string | null;
+}
+
+export interface SigningKeysTable {
+  kid: string;
+  generation: number; // unique: concurrent first starts race on generation 1 and one wins
+  algorithm: string;
+  private_jwk: string;
+  public_jwk: string;
+  created_at: string;
+}
+
+export interface ServerSecretsTable {
+  name: string;
+  value: string;
+  created_at: string;
+}
+
+export interface Database {
+  users: UsersTable;
+  credentials: CredentialsTable;
+  challenges: ChallengesTable;
+  sessions: SessionsTable;
+  signing_keys: SigningKeysTable;
+  server_secrets: ServerSecretsTable;
+}
+
+export type Db = Kysely<Database>;

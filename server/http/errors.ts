@@ -1,0 +1,63 @@
+// The only place that writes problem+json. Body-parser failures, unknown routes,
+// wrong methods and thrown AppErrors all end here; anything else is a bug: 500,
+// logged with its stack, and nothing of it shown to the client.
+import type { ErrorRequestHandler, RequestHandler } from 'express';
+import type { Logger } from 'pino';
+import { AppError, toProblem, type ErrorCode } from '../errors.js';
+
+// body-parser's error types -> our codes
+const bodyErrors: Record<string, ErrorCode> = {
+  'entity.parse.failed': 'invalid_json',
+  'entity.too.large': 'payload_too_large',
+  'encoding.unsupported': 'unsupported_media_type',
+  'charset.unsupported': 'unsupported_media_type',
+  'entity.verify.failed': 'invalid_request',
+  'request.aborted': 'invalid_request',
+  'request.size.invalid': 'invalid_request',
+  'stream.encoding.set': 'invalid_request',
+  'stream.not.readable': 'invalid_request',
+  'parameters.too.many': 'invalid_request',
+};
+
+function asAppError(error: unknown): AppError | undefined {
+  if (error instanceof AppError) return error;
+  const type = (error as { type?: unknown } | null)?.type;
+  if (typeof type === 'string' && type in bodyErrors) {
+    return new AppError(bodyErrors[type]!, (error as Error).message, { cause: error });
+  }
+  return undefined;
+}
+
+export function errorHandler(log: Logger): ErrorRequestHandler {
+  return (error, req, res, _next) => {
+    const appError = asAppError(error);
+    if (!appError) {
+      log.error({ err: error, method: req.method, url: req.originalUrl }, 'unhandled error');
+    } else if (appError.code === 'authentication_failed' || appError.code === 'registration_failed') {
+      log.info({ code: appError.code, reason: appError.message, url: req.originalUrl }, 'ceremony failed');
+    }
+    const problem = toProblem(appError ?? new AppError('internal_error', 'Something went wrong on our side'));
+    if (problem.code === 'unauthorized') res.set('WWW-Authenticate', 'Bearer');
+    if (res.headersSent) return;
+    res.status(problem.status).type('application/problem+json').json(problem);
+  };
+}
+
+export const notFound: RequestHandler = (req) => {
+  throw new AppError('not_found', `No route for ${req.method} ${req.path}`);
+};
+
+export const methodNotAllowed =
+  (allowed: string[]): RequestHandler =>
+  (req, res) => {
+    res.set('Allow', allowed.join(', '));
+    throw new AppError('method_not_allowed', `${req.method} is not allowed here; use ${allowed.join(' or ')}`);
+  };
+
+/** POST, PUT and PATCH bodies must be JSON; a request without a body counts as `{}`. */
+export const requireJson: RequestHandler = (req, _res, next) => {
+  if (req.is('application/json') === false) {
+    throw new AppError('unsupported_media_type', 'Send the body as application/json');
+  }
+  next();
+};

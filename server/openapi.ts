@@ -1,0 +1,225 @@
+// The API reference as an OpenAPI 3.1 document, served at GET /openapi.json.
+// Request bodies come from the same zod schemas that validate requests; a test
+// checks every documented operation against the running app and the responses
+// against the documented schemas, so this file cannot quietly drift.
+import { z } from 'zod';
+import type { Config } from './config.js';
+import * as body from './http/schemas.js';
+
+const json = (schema: z.ZodType) => z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' });
+const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
+const content = (schema: object, type = 'application/json') => ({ content: { [type]: { schema } } });
+const ok = (description: string, schema: object) => ({ description, ...content(schema) });
+const problem = (description: string) => ({ description, ...content(ref('Problem'), 'application/problem+json') });
+const requestBody = (schema: z.ZodType) => ({ required: true, ...content(json(schema)) });
+const bearer = [{ bearer: [] }];
+
+const started = (options: string) => ({
+  type: 'object',
+  required: ['challengeId', 'options'],
+  properties: { challengeId: { type: 'string' }, options: ref(options) },
+});
+const signedIn = {
+  type: 'object',
+  required: ['userId', 'token', 'expiresAt'],
+  properties: { userId: { type: 'string' }, token: { type: 'string' }, expiresAt: { type: 'string', format: 'date-time' } },
+};
+
+const schemas = {
+  Problem: {
+    type: 'object',
+    required: ['type', 'title', 'status', 'detail', 'code'],
+    properties: {
+      type: { type: 'string' },
+      title: { type: 'string' },
+      status: { type: 'integer' },
+      detail: { type: 'string' },
+      code: { type: 'string', description: 'Stable snake_case machine code' },
+    },
+  },
+  Credential: {
+    type: 'object',
+    required: ['id', 'name', 'createdAt', 'lastUsedAt', 'deviceType', 'backedUp', 'transports', 'aaguid'],
+    properties: {
+      id: { type: 'string', pattern: '^[0-9a-f]+$', description: 'Credential id, hex' },
+      name: { type: 'string' },
+      createdAt: { type: 'string', format: 'date-time' },
+      lastUsedAt: { type: ['string', 'null'], format: 'date-time' },
+      deviceType: { enum: ['singleDevice', 'multiDevice'] },
+      backedUp: { type: 'boolean' },
+      transports: { type: 'array', items: { type: 'string' } },
+      aaguid: { type: 'string' },
+    },
+  },
+  CreationOptions: {
+    type: 'object',
+    description: 'PublicKeyCredentialCreationOptionsJSON, as @simplewebauthn/browser startRegistration({ optionsJSON }) takes it',
+    required: ['rp', 'user', 'challenge', 'pubKeyCredParams'],
+  },
+  RequestOptions: {
+    type: 'object',
+    description: 'PublicKeyCredentialRequestOptionsJSON, as @simplewebauthn/browser startAuthentication({ optionsJSON }) takes it',
+    required: ['challenge'],
+  },
+};
+
+export function openApiDocument(config: Pick<Config, 'rpName' | 'origins'>) {
+  return {
+    openapi: '3.1.0',
+    info: {
+      title: `${config.rpName} API`,
+      version: '1',
+      description: 'Passkey (WebAuthn) sign-up and sign-in, and session tokens other backends can verify.',
+    },
+    servers: [{ url: config.origins[0] }],
+    components: {
+      schemas,
+      securitySchemes: {
+        bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' },
+        apiKey: { type: 'apiKey', in: 'header', name: 'X-API-Key' },
+      },
+    },
+    paths: {
+      '/v1/challenges': {
+        post: {
+          summary: 'Start registration: sign up by email, or add a passkey to the signed-in account (bearer token)',
+          security: [{}, ...bearer],
+          requestBody: requestBody(body.StartRegistration),
+          responses: {
+            200: ok('Creation options', started('CreationOptions')),
+            400: problem('invalid_request'),
+            401: problem('unauthorized (a bearer token was sent and is not valid)'),
+            409: problem('account_exists'),
+          },
+        },
+        put: {
+          summary: 'Finish registration; a sign-up signs the new user in',
+          requestBody: requestBody(body.FinishRegistration),
+          responses: {
+            201: ok('The passkey is stored', {
+              ...signedIn,
+              required: [...signedIn.required, 'credential'],
+              properties: { ...signedIn.properties, credential: ref('Credential') },
+            }),
+            400: problem('registration_failed, unknown_challenge or invalid_request'),
+            409: problem('account_exists or credential_exists'),
+            410: problem('challenge_expired'),
+          },
+        },
+      },
+      '/v1/tokens': {
+        post: {
+          summary: 'Start sign-in, by email or usernameless (no email)',
+          requestBody: requestBody(body.StartSignIn),
+          responses: { 200: ok('Request options', started('RequestOptions')), 400: problem('invalid_request') },
+        },
+        put: {
+          summary: 'Finish sign-in and get a session token',
+          requestBody: requestBody(body.FinishSignIn),
+          responses: {
+            200: ok('Signed in', signedIn),
+            400: problem('invalid_request'),
+            401: problem('authentication_failed, for every verification failure'),
+          },
+        },
+      },
+      '/v1/tokens/introspect': {
+        post: {
+          summary: 'RFC 7662 style token introspection, for backends',
+          security: [{ apiKey: [] }],
+          requestBody: requestBody(body.Introspect),
+          responses: {
+            200: ok('Whether the token is active, and its claims if so', {
+              type: 'object',
+              required: ['active'],
+              properties: {
+                active: { type: 'boolean' },
+                sub: { type: 'string' },
+                email: { type: 'string' },
+                exp: { type: 'integer' },
+                iat: { type: 'integer' },
+                jti: { type: 'string' },
+                iss: { type: 'string' },
+                aud: { type: 'string' },
+              },
+            }),
+            401: problem('unauthorized: missing or wrong API key'),
+          },
+        },
+      },
+      '/v1/me': {
+        get: {
+          summary: 'The signed-in user',
+          security: bearer,
+          responses: {
+            200: ok('Profile', {
+              type: 'object',
+              required: ['userId', 'email', 'displayName', 'createdAt'],
+              properties: {
+                userId: { type: 'string' },
+                email: { type: 'string' },
+                displayName: { type: 'string' },
+                createdAt: { type: 'string', format: 'date-time' },
+              },
+            }),
+            401: problem('unauthorized'),
+          },
+        },
+      },
+      '/v1/credentials': {
+        get: {
+          summary: "The signed-in user's passkeys",
+          security: bearer,
+          responses: {
+            200: ok('Passkeys', {
+              type: 'object',
+              required: ['credentials'],
+              properties: { credentials: { type: 'array', items: ref('Credential') } },
+            }),
+            401: problem('unauthorized'),
+          },
+        },
+      },
+      '/v1/credentials/{id}': {
+        parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string', pattern: '^[0-9a-f]+$' } }],
+        patch: {
+          summary: 'Rename a passkey',
+          security: bearer,
+          requestBody: requestBody(body.RenameCredential),
+          responses: { 200: ok('The renamed passkey', ref('Credential')), 401: problem('unauthorized'), 404: problem('not_found') },
+        },
+        delete: {
+          summary: 'Delete a passkey (never the last one)',
+          security: bearer,
+          responses: {
+            204: { description: 'Deleted' },
+            401: problem('unauthorized'),
+            404: problem('not_found'),
+            409: problem('last_credential'),
+          },
+        },
+      },
+      '/v1/sessions/current': {
+        delete: {
+          summary: 'Sign out: revoke the presented token',
+          security: bearer,
+          responses: { 204: { description: 'Revoked' }, 401: problem('unauthorized') },
+        },
+      },
+      '/.well-known/jwks.json': {
+        get: {
+          summary: 'Public keys that verify session tokens',
+          responses: { 200: ok('JWKS', { type: 'object', required: ['keys'], properties: { keys: { type: 'array' } } }) },
+        },
+      },
+      '/healthz': { get: { summary: 'Liveness', responses: { 200: ok('Serving', { type: 'object' }) } } },
+      '/readyz': {
+        get: {
+          summary: 'Readiness: the database answers',
+          responses: { 200: ok('Ready', { type: 'object' }), 503: problem('service_unavailable') },
+        },
+      },
+      '/openapi.json': { get: { summary: 'This document', responses: { 200: ok('OpenAPI 3.1', { type: 'object' }) } } },
+    },
+  };
+}

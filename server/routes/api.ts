@@ -1,0 +1,109 @@
+// The v1 API, one route per contract entry (../shared/API.md). Routes parse,
+// call and shape; the logic lives in ceremonies/, tokens/ and account.ts.
+import { Router, type RequestHandler } from 'express';
+import type { Deps } from '../deps.js';
+import { deletePasskey, getProfile, listPasskeys, renamePasskey } from '../account.js';
+import { finishSignIn, startSignIn } from '../ceremonies/authentication.js';
+import { finishRegistration, startAddPasskey, startSignUp } from '../ceremonies/registration.js';
+import { AppError } from '../errors.js';
+import { apiKeyChecker, bearerToken, requireSession } from '../http/auth.js';
+import { methodNotAllowed } from '../http/errors.js';
+import { parse, parseBody } from '../http/parse.js';
+import * as body from '../http/schemas.js';
+import { introspectToken, revokeSessionToken, verifySessionToken } from '../tokens/session-tokens.js';
+
+type Methods = Partial<Record<'get' | 'post' | 'put' | 'patch' | 'delete', RequestHandler>>;
+
+/** Registers a path's handlers, and 405 with `Allow` for every other method. */
+export function route(router: Router, path: string, methods: Methods): void {
+  const r = router.route(path);
+  for (const [method, handler] of Object.entries(methods)) r[method as keyof Methods](handler);
+  const allowed = Object.keys(methods).map((m) => m.toUpperCase());
+  if (allowed.includes('GET')) allowed.push('HEAD');
+  r.all(methodNotAllowed(allowed));
+}
+
+export function apiRouter(deps: Deps): Router {
+  const router = Router();
+  const checkApiKey = apiKeyChecker(deps.config.apiKeys);
+
+  route(router, '/v1/challenges', {
+    post: async (req, res) => {
+      const input = parseBody(body.StartRegistration, req);
+      const token = bearerToken(req);
+      if (token) {
+        const session = await verifySessionToken(deps, token);
+        res.json(await startAddPasskey(deps, session.sub, input));
+      } else {
+        if (!input.email) throw new AppError('invalid_request', 'email: required to sign up');
+        res.json(await startSignUp(deps, { ...input, email: input.email }));
+      }
+    },
+    put: async (req, res) => {
+      const input = parseBody(body.FinishRegistration, req);
+      res.status(201).set('Cache-Control', 'no-store').json(await finishRegistration(deps, input));
+    },
+  });
+
+  route(router, '/v1/tokens', {
+    post: async (req, res) => {
+      res.json(await startSignIn(deps, parseBody(body.StartSignIn, req)));
+    },
+    put: async (req, res) => {
+      const input = parseBody(body.FinishSignIn, req);
+      res.set('Cache-Control', 'no-store').json(await finishSignIn(deps, input));
+    },
+  });
+
+  route(router, '/v1/tokens/introspect', {
+    post: async (req, res) => {
+      checkApiKey(req);
+      const { token } = parseBody(body.Introspect, req);
+      res.set('Cache-Control', 'no-store').json(await introspectToken(deps, token));
+    },
+  });
+
+  route(router, '/v1/me', {
+    get: async (req, res) => {
+      const session = await requireSession(deps, req);
+      res.json(await getProfile(deps, session.sub));
+    },
+  });
+
+  route(router, '/v1/credentials', {
+    get: async (req, res) => {
+      const session = await requireSession(deps, req);
+      res.json({ credentials: await listPasskeys(deps, session.sub) });
+    },
+  });
+
+  route(router, '/v1/credentials/:id', {
+    patch: async (req, res) => {
+      const session = await requireSession(deps, req);
+      const id = parse(body.CredentialId, req.params.id);
+      const { name } = parseBody(body.RenameCredential, req);
+      res.json(await renamePasskey(deps, session.sub, id, name));
+    },
+    delete: async (req, res) => {
+      const session = await requireSession(deps, req);
+      await deletePasskey(deps, session.sub, parse(body.CredentialId, req.params.id));
+      res.status(204).end();
+    },
+  });
+
+  route(router, '/v1/sessions/current', {
+    delete: async (req, res) => {
+      await revokeSessionToken(deps, await requireSession(deps, req));
+      res.status(204).end();
+    },
+  });
+
+  route(router, '/.well-known/jwks.json', {
+    get: (_req, res) => {
+      // Short enough that a rotated-in key is picked up soon, long enough to spare us.
+      res.set('Cache-Control', 'public, max-age=300, stale-while-revalidate=60').json(deps.keys.jwks);
+    },
+  });
+
+  return router;
+}

@@ -1,0 +1,26 @@
+import { Router } from 'express';
+import { sql } from 'kysely';
+import type { Deps } from '../deps.js';
+import { AppError } from '../errors.js';
+import { openApiDocument } from '../openapi.js';
+import { route } from './api.js';
+
+export function operationsRouter(deps: Deps): Router {
+  const router = Router();
+  const document = openApiDocument(deps.config);
+
+  route(router, '/healthz', { get: (_req, res) => void res.json({ status: 'ok' }) });
+
+  route(router, '/readyz', {
+    get: async (_req, res) => {
+      await sql`select 1`.execute(deps.db).catch((error: unknown) => {
+        throw new AppError('service_unavailable', 'The database does not answer', { cause: error });
+      });
+      res.json({ status: 'ready' });
+    },
+  });
+
+  route(router, '/openapi.json', { get: (_req, res) => void res.json(document) });
+
+  return router;
+}
