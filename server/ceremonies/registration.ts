@@ -142,6 +142,10 @@ export async function verifyNewCredential(
   });
   if (!verification.verified) throw registrationFailed('not verified');
   const { credential, credentialDeviceType, credentialBackedUp, aaguid } = verification.registrationInfo;
+  // The id the client names must be the one the authenticator attested.
+  if (credential.id !== registration.id || registration.id !== registration.rawId) {
+    throw registrationFailed('response id does not match the attested credential id');
+  }
   return {
     id: isoUint8Array.toHex(isoBase64URL.toBuffer(credential.id)),
     user_id: userId,

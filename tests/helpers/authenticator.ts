@@ -40,7 +40,7 @@ export interface Tamper {
   flipSignatureBit?: boolean; // assertion only: flip one bit of the signature after signing
   counter?: number; // assertion only: use this signCount (and do not advance the stored one)
   userHandle?: string | null; // assertion only: base64url userHandle to send; null = omit it
-  credentialId?: string; // assertion only: base64url id/rawId to send (still signed by the real credential)
+  credentialId?: string; // registration: create the credential with this id; assertion: the id/rawId to send (still signed by the real credential)
 }
 
 export interface StoredCredential {
@@ -100,7 +100,7 @@ export class SoftAuthenticator {
 
     const { publicKey, privateKey } =
       algorithm === 'ES256' ? generateKeyPairSync('ec', { namedCurve: 'P-256' }) : generateKeyPairSync('ed25519');
-    const rawId = randomBytes(32);
+    const rawId = tamper.credentialId ? Buffer.from(tamper.credentialId, 'base64url') : randomBytes(32);
     const credential: StoredCredential = {
       id: b64url(rawId),
       idHex: rawId.toString('hex'),

@@ -1,0 +1,107 @@
+// A fresh service per test: in-memory SQLite, migrated, a fixed clock the test
+// can move, listening on a random port so tests go through real HTTP.
+import type { AddressInfo } from 'node:net';
+import pino from 'pino';
+import { createApp } from '../../server/app.js';
+import { openDeps } from '../../server/bootstrap.js';
+import { loadConfig, type Config } from '../../server/config.js';
+import type { Deps } from '../../server/deps.js';
+import { SoftAuthenticator } from './authenticator.js';
+
+export interface Reply<T = any> {
+  status: number;
+  headers: Headers;
+  body: T;
+}
+
+export interface TestService {
+  url: string;
+  deps: Deps;
+  clock: { now: Date; advance(seconds: number): void };
+  request<T = any>(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<Reply<T>>;
+  close(): Promise<void>;
+}
+
+export const testEnv = { LOG_LEVEL: 'silent', DATABASE_URL: ':memory:', API_KEYS: 'test-api-key-0123456789' };
+export const apiKey = testEnv.API_KEYS;
+
+export async function startService(
+  env: Record<string, string> = {},
+  overrides: Partial<Config> = {},
+): Promise<TestService> {
+  const config = { ...loadConfig({ ...testEnv, ...env }), ...overrides };
+  const clock = {
+    now: new Date('2026-03-01T12:00:00.000Z'),
+    advance(seconds: number) {
+      this.now = new Date(this.now.getTime() + seconds * 1000);
+    },
+  };
+  const deps = await openDeps(config, pino({ level: config.logLevel }), () => clock.now);
+  const server = createApp(deps).listen(0, '127.0.0.1');
+  await new Promise((resolve) => server.once('listening', resolve));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+
+  async function request(method: string, path: string, body?: unknown, headers: Record<string, string> = {}) {
+    const init: RequestInit = { method, headers: { ...headers } };
+    if (body !== undefined) {
+      init.body = typeof body === 'string' ? body : JSON.stringify(body);
+      (init.headers as Record<string, string>)['content-type'] ??= 'application/json';
+    }
+    const response = await fetch(url + path, init);
+    const text = await response.text();
+    const type = response.headers.get('content-type') ?? '';
+    return { status: response.status, headers: response.headers, body: type.includes('json') && text ? JSON.parse(text) : text };
+  }
+
+  return {
+    url,
+    deps,
+    clock,
+    request,
+    async close() {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+      await deps.db.destroy();
+    },
+  };
+}
+
+export const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
+
+/** Sign-up from start to finish; returns the 201 body. */
+export async function signUp(service: TestService, authenticator: SoftAuthenticator, email: string) {
+  const start = await service.request('POST', '/v1/challenges', { email });
+  if (start.status !== 200) throw new Error(`sign-up start: ${start.status} ${JSON.stringify(start.body)}`);
+  const registration = await authenticator.createCredential(start.body.options);
+  const finish = await service.request('PUT', '/v1/challenges', { challengeId: start.body.challengeId, registration });
+  if (finish.status !== 201) throw new Error(`sign-up finish: ${finish.status} ${JSON.stringify(finish.body)}`);
+  return finish.body as { userId: string; token: string; expiresAt: string; credential: any };
+}
+
+/** Starts a sign-in (by email, or usernameless without one). */
+export async function startSignIn(service: TestService, email?: string) {
+  const start = await service.request('POST', '/v1/tokens', email === undefined ? {} : { email });
+  if (start.status !== 200) throw new Error(`sign-in start: ${start.status} ${JSON.stringify(start.body)}`);
+  return start.body as { challengeId: string; options: any };
+}
+
+export async function signIn(service: TestService, authenticator: SoftAuthenticator, email?: string) {
+  const { challengeId, options } = await startSignIn(service, email);
+  const authentication = await authenticator.getAssertion(options);
+  return service.request('PUT', '/v1/tokens', { challengeId, authentication });
+}
+
+/** Row counts of every table, to show a rejected request wrote nothing. */
+export async function tableCounts(deps: Deps) {
+  const counts: Record<string, number> = {};
+  for (const table of ['users', 'credentials', 'challenges', 'sessions', 'signing_keys', 'server_secrets'] as const) {
+    const row = await deps.db
+      .selectFrom(table)
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .executeTakeFirstOrThrow();
+    counts[table] = Number(row.n);
+  }
+  return counts;
+}
+
+export { SoftAuthenticator };
