@@ -1,0 +1,55 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { startService, type TestService } from '../helpers/service.js';
+
+let service: TestService;
+beforeEach(async () => (service = await startService({ ORIGINS: 'http://localhost:3000,http://app.localhost:8080' })));
+afterEach(() => service.close());
+
+describe('security headers', () => {
+  it('helmet is on and X-Powered-By is off', async () => {
+    const reply = await service.request('GET', '/healthz');
+    expect(reply.headers.get('x-powered-by')).toBeNull();
+    expect(reply.headers.get('x-content-type-options')).toBe('nosniff');
+    expect(reply.headers.get('content-security-policy')).toContain("object-src 'none'");
+  });
+});
+
+describe('CORS', () => {
+  it('answers a configured origin exactly, with Vary: Origin', async () => {
+    const reply = await service.request('POST', '/v1/tokens', {}, { origin: 'http://app.localhost:8080' });
+    expect(reply.headers.get('access-control-allow-origin')).toBe('http://app.localhost:8080');
+    expect(reply.headers.get('vary')).toMatch(/Origin/);
+  });
+
+  it('gives nothing to an origin that is not configured, nor to a look-alike', async () => {
+    for (const origin of ['https://evil.example', 'http://app.localhost:8080.evil.example', 'http://localhost:3001']) {
+      const reply = await service.request('POST', '/v1/tokens', {}, { origin });
+      expect(reply.headers.get('access-control-allow-origin')).toBeNull();
+    }
+  });
+
+  it('answers a preflight for a configured origin', async () => {
+    const response = await fetch(`${service.url}/v1/credentials/ab`, {
+      method: 'OPTIONS',
+      headers: { origin: 'http://localhost:3000', 'access-control-request-method': 'PATCH', 'access-control-request-headers': 'authorization,content-type' },
+    });
+    expect(response.status).toBe(204);
+    expect(response.headers.get('access-control-allow-methods')).toContain('PATCH');
+    expect(response.headers.get('access-control-allow-headers')?.toLowerCase()).toContain('authorization');
+  });
+});
+
+describe('health', () => {
+  it('/healthz and /readyz answer 200 while the database answers', async () => {
+    expect((await service.request('GET', '/healthz')).status).toBe(200);
+    expect((await service.request('GET', '/readyz')).status).toBe(200);
+  });
+
+  it('/readyz answers 503 service_unavailable when the database is gone, /healthz stays 200', async () => {
+    await service.deps.db.destroy();
+    const ready = await service.request('GET', '/readyz');
+    expect(ready.status).toBe(503);
+    expect(ready.body.code).toBe('service_unavailable');
+    expect((await service.request('GET', '/healthz')).status).toBe(200);
+  });
+});
