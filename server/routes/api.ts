@@ -1,27 +1,16 @@
 // The v1 API, one route per contract entry (../shared/API.md). Routes parse,
 // call and shape; the logic lives in ceremonies/, tokens/ and account.ts.
-import { Router, type RequestHandler } from 'express';
+import { Router } from 'express';
 import type { Deps } from '../deps.js';
 import { deletePasskey, getProfile, listPasskeys, renamePasskey } from '../account.js';
 import { finishSignIn, startSignIn } from '../ceremonies/authentication.js';
 import { finishRegistration, startAddPasskey, startSignUp } from '../ceremonies/registration.js';
 import { AppError } from '../errors.js';
 import { apiKeyChecker, bearerToken, requireSession } from '../http/auth.js';
-import { methodNotAllowed } from '../http/errors.js';
 import { parse, parseBody } from '../http/parse.js';
+import { route } from '../http/route.js';
 import * as body from '../http/schemas.js';
 import { introspectToken, revokeSessionToken, verifySessionToken } from '../tokens/session-tokens.js';
-
-type Methods = Partial<Record<'get' | 'post' | 'put' | 'patch' | 'delete', RequestHandler>>;
-
-/** Registers a path's handlers, and 405 with `Allow` for every other method. */
-export function route(router: Router, path: string, methods: Methods): void {
-  const r = router.route(path);
-  for (const [method, handler] of Object.entries(methods)) r[method as keyof Methods](handler);
-  const allowed = Object.keys(methods).map((m) => m.toUpperCase());
-  if (allowed.includes('GET')) allowed.push('HEAD');
-  r.all(methodNotAllowed(allowed));
-}
 
 export function apiRouter(deps: Deps): Router {
   const router = Router();

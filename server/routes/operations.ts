@@ -3,7 +3,7 @@ import { sql } from 'kysely';
 import type { Deps } from '../deps.js';
 import { AppError } from '../errors.js';
 import { openApiDocument } from '../openapi.js';
-import { route } from './api.js';
+import { route } from '../http/route.js';
 
 export function operationsRouter(deps: Deps): Router {
   const router = Router();

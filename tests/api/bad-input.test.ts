@@ -21,7 +21,7 @@ async function expectProblem(reply: { status: number; headers: Headers; body: an
   expect(reply.body).toMatchObject({ type: 'about:blank', status, code, title: expect.any(String), detail: expect.any(String) });
 }
 
-const apiKeyFor = (path: string) => (path.endsWith('introspect') ? { 'x-api-key': apiKey } : {});
+const apiKeyFor = (path: string): Record<string, string> => (path.endsWith('introspect') ? { 'x-api-key': apiKey } : {});
 
 const writes = [
   ['POST', '/v1/challenges'],

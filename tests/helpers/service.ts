@@ -92,8 +92,10 @@ export async function signIn(service: TestService, authenticator: SoftAuthentica
 }
 
 /** Row counts of every table, to show a rejected request wrote nothing. */
-export async function tableCounts(deps: Deps) {
-  const counts: Record<string, number> = {};
+type Table = 'users' | 'credentials' | 'challenges' | 'sessions' | 'signing_keys' | 'server_secrets';
+
+export async function tableCounts(deps: Deps): Promise<Record<Table, number>> {
+  const counts = {} as Record<Table, number>;
   for (const table of ['users', 'credentials', 'challenges', 'sessions', 'signing_keys', 'server_secrets'] as const) {
     const row = await deps.db
       .selectFrom(table)
