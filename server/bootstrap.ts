@@ -7,7 +7,11 @@ import { migrate, openDatabase } from './db/connect.js';
 import { loadSecret, loadSigningKeys } from './tokens/signing-keys.js';
 
 export async function openDeps(config: Config, log: Logger, now: () => Date = () => new Date()): Promise<Deps> {
-  const db = openDatabase(config.databaseUrl);
+  const db = openDatabase({
+    url: config.databaseUrl,
+    poolSize: config.databasePoolSize,
+    onPoolError: (error) => log.warn({ err: error }, 'database connection lost'),
+  });
   try {
     await migrate(db);
     const keys = await loadSigningKeys(db, now());

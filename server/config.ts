@@ -10,6 +10,7 @@ export interface Config {
   rpName: string;
   origins: string[];
   databaseUrl: string;
+  databasePoolSize: number;
   challengeTtlSeconds: number;
   sessionTtlSeconds: number;
   tokenIssuer: string;
@@ -39,7 +40,7 @@ function integer(env: Record<string, string | undefined>, name: string, fallback
   const raw = env[name]?.trim();
   if (!raw) return fallback;
   const value = Number(raw);
-  if (!Number.isInteger(value) || value < min || value > max) {
+  if (!/^\d+$/.test(raw) || value < min || value > max) {
     throw new ConfigError(name, `expected a whole number from ${min} to ${max}, got "${raw}"`);
   }
   return value;
@@ -100,6 +101,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     rpName: env.RP_NAME?.trim() || 'Passkey service',
     origins,
     databaseUrl: env.DATABASE_URL?.trim() || './data/passkeys.db',
+    databasePoolSize: integer(env, 'DATABASE_POOL_SIZE', 10, 1, 100),
     challengeTtlSeconds: integer(env, 'CHALLENGE_TTL_SECONDS', 300, 10, 3600),
     sessionTtlSeconds: integer(env, 'SESSION_TTL_SECONDS', 3600, 60, 30 * 24 * 3600),
     tokenIssuer: env.TOKEN_ISSUER?.trim() || origins[0]!,

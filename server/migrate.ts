@@ -5,7 +5,7 @@ import { migrate, openDatabase } from './db/connect.js';
 
 if (existsSync('.env')) process.loadEnvFile('.env');
 const config = loadConfig(process.env);
-const db = openDatabase(config.databaseUrl);
+const db = openDatabase({ url: config.databaseUrl, poolSize: 1 });
 const applied = await migrate(db);
 console.log(applied.length ? `applied: ${applied.join(', ')}` : 'already up to date');
 await db.destroy();

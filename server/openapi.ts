@@ -143,6 +143,7 @@ export function openApiDocument(config: Pick<Config, 'rpName' | 'origins'>) {
                 aud: { type: 'string' },
               },
             }),
+            400: problem('invalid_request'),
             401: problem('unauthorized: missing or wrong API key'),
           },
         },
@@ -186,13 +187,19 @@ export function openApiDocument(config: Pick<Config, 'rpName' | 'origins'>) {
           summary: 'Rename a passkey',
           security: bearer,
           requestBody: requestBody(body.RenameCredential),
-          responses: { 200: ok('The renamed passkey', ref('Credential')), 401: problem('unauthorized'), 404: problem('not_found') },
+          responses: {
+            200: ok('The renamed passkey', ref('Credential')),
+            400: problem('invalid_request'),
+            401: problem('unauthorized'),
+            404: problem('not_found'),
+          },
         },
         delete: {
           summary: 'Delete a passkey (never the last one)',
           security: bearer,
           responses: {
             204: { description: 'Deleted' },
+            400: problem('invalid_request'),
             401: problem('unauthorized'),
             404: problem('not_found'),
             409: problem('last_credential'),

@@ -1,17 +1,52 @@
-// Opening the database and bringing its schema up to date.
+// Opening the database and bringing its schema up to date. The same Kysely
+// queries and migrations run on both engines; this file is the only one that
+// knows which engine it is talking to.
 //
-// SQLite runs in WAL mode with synchronous=FULL: every commit is fsynced before
-// the client hears "success", so a sign-up or sign-in that was answered survives
-// a power cut, not only a process crash. Foreign keys are on; a busy timeout
-// makes a second process wait for the write lock instead of failing at once.
+// SQLite (the default) runs in WAL mode with synchronous=FULL: every commit is
+// fsynced before the client hears "success", so a sign-up or sign-in that was
+// answered survives a power cut, not only a process crash. Foreign keys are on;
+// a busy timeout makes a second process wait for the write lock.
+//
+// PostgreSQL (DATABASE_URL=postgres://...) uses a pool. int8 (the counter, and
+// count(*)) is parsed to a JS number, as SQLite returns it: counters are 32-bit.
+// A pool error on an idle connection (the server restarted) is logged, never
+// fatal; the pool opens fresh connections for the next queries.
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import SQLite from 'better-sqlite3';
-import { Kysely, Migrator, SqliteDialect, type MigrationProvider } from 'kysely';
+import { Kysely, Migrator, PostgresDialect, SqliteDialect, type MigrationProvider } from 'kysely';
+import pg from 'pg';
 import { migrations } from '../../migrations/index.js';
 import type { Database, Db } from './schema.js';
 
-export function openDatabase(url: string): Db {
+export interface DatabaseOptions {
+  url: string;
+  poolSize?: number;
+  onPoolError?: (error: Error) => void;
+}
+
+export const isPostgresUrl = (url: string) => /^postgres(ql)?:\/\//.test(url);
+
+const INT8_OID = 20;
+
+function openPostgres({ url, poolSize = 10, onPoolError }: DatabaseOptions): Db {
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: poolSize,
+    connectionTimeoutMillis: 5_000,
+    idleTimeoutMillis: 30_000,
+    // A request never waits on the database for longer than this.
+    statement_timeout: 10_000,
+    types: {
+      getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
+        oid === INT8_OID ? Number : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
+    },
+  });
+  pool.on('error', (error) => onPoolError?.(error));
+  return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+}
+
+function openSqlite({ url }: DatabaseOptions): Db {
   if (url !== ':memory:') mkdirSync(dirname(url), { recursive: true });
   const sqlite = new SQLite(url);
   sqlite.pragma('journal_mode = WAL');
@@ -21,8 +56,13 @@ export function openDatabase(url: string): Db {
   return new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
 }
 
+export function openDatabase(options: DatabaseOptions): Db {
+  return isPostgresUrl(options.url) ? openPostgres(options) : openSqlite(options);
+}
+
 const provider: MigrationProvider = { getMigrations: async () => migrations };
 
+/** Applies pending migrations. Concurrent callers on PostgreSQL wait for each other (an advisory lock). */
 export async function migrate(db: Db): Promise<string[]> {
   const migrator = new Migrator({ db, provider });
   const { error, results } = await migrator.migrateToLatest();

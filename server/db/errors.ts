@@ -1,5 +1,32 @@
-// The one place that knows how each driver reports a broken unique constraint.
+// The one place that knows how each driver reports its failures.
+
+const codeOf = (error: unknown) => (error as { code?: unknown } | null)?.code;
+
 export function isUniqueViolation(error: unknown): boolean {
-  const code = (error as { code?: unknown } | null)?.code;
+  const code = codeOf(error);
   return code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || code === '23505';
+}
+
+const unavailableCodes = new Set([
+  // network, from node
+  'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EHOSTUNREACH', 'EAI_AGAIN',
+  // PostgreSQL: shutting down, starting up, too many connections, statement timeout
+  '57P01', '57P02', '57P03', '53300', '57014',
+  // SQLite: another writer holds the lock past the busy timeout
+  'SQLITE_BUSY', 'SQLITE_LOCKED',
+]);
+const unavailableMessages = [
+  'Connection terminated',
+  'timeout exceeded when trying to connect',
+  'Cannot use a pool after calling end on the pool',
+  'driver has already been destroyed',
+  'The database connection is not open',
+];
+
+/** The database cannot answer right now (as opposed to: the query was wrong). */
+export function isDatabaseUnavailable(error: unknown): boolean {
+  const code = codeOf(error);
+  if (typeof code === 'string' && (unavailableCodes.has(code) || code.startsWith('08'))) return true;
+  const message = error instanceof Error ? error.message : '';
+  return unavailableMessages.some((text) => message.includes(text));
 }

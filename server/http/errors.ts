@@ -3,6 +3,7 @@
 // logged with its stack, and nothing of it shown to the client.
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import type { Logger } from 'pino';
+import { isDatabaseUnavailable } from '../db/errors.js';
 import { AppError, toProblem, type ErrorCode } from '../errors.js';
 
 // body-parser's error types -> our codes
@@ -25,6 +26,9 @@ function asAppError(error: unknown): AppError | undefined {
   if (typeof type === 'string' && type in bodyErrors) {
     return new AppError(bodyErrors[type]!, (error as Error).message, { cause: error });
   }
+  if (isDatabaseUnavailable(error)) {
+    return new AppError('service_unavailable', 'The database is unavailable: try again shortly', { cause: error });
+  }
   return undefined;
 }
 
@@ -33,11 +37,14 @@ export function errorHandler(log: Logger): ErrorRequestHandler {
     const appError = asAppError(error);
     if (!appError) {
       log.error({ err: error, method: req.method, url: req.originalUrl }, 'unhandled error');
+    } else if (appError.code === 'service_unavailable') {
+      log.warn({ err: appError.cause, url: req.originalUrl }, 'database unavailable');
     } else if (appError.code === 'authentication_failed' || appError.code === 'registration_failed') {
       log.info({ code: appError.code, reason: appError.message, url: req.originalUrl }, 'ceremony failed');
     }
     const problem = toProblem(appError ?? new AppError('internal_error', 'Something went wrong on our side'));
     if (problem.code === 'unauthorized') res.set('WWW-Authenticate', 'Bearer');
+    if (problem.code === 'service_unavailable') res.set('Retry-After', '5');
     if (res.headersSent) return;
     res.status(problem.status).type('application/problem+json').json(problem);
   };

@@ -2,12 +2,12 @@ import type { Request } from 'express';
 import { z } from 'zod';
 import { AppError } from '../errors.js';
 
-export function parse<T extends z.ZodType>(schema: T, value: unknown): z.output<T> {
+export function parse<T extends z.ZodType>(schema: T, value: unknown, what = 'body'): z.output<T> {
   const result = schema.safeParse(value);
   if (!result.success) {
     const detail = result.error.issues
       .slice(0, 5)
-      .map((issue) => `${issue.path.join('.') || 'body'}: ${issue.message}`)
+      .map((issue) => `${issue.path.join('.') || what}: ${issue.message}`)
       .join('; ');
     throw new AppError('invalid_request', detail);
   }

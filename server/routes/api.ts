@@ -69,13 +69,13 @@ export function apiRouter(deps: Deps): Router {
   route(router, '/v1/credentials/:id', {
     patch: async (req, res) => {
       const session = await requireSession(deps, req);
-      const id = parse(body.CredentialId, req.params.id);
+      const id = parse(body.CredentialId, req.params.id, 'id');
       const { name } = parseBody(body.RenameCredential, req);
       res.json(await renamePasskey(deps, session.sub, id, name));
     },
     delete: async (req, res) => {
       const session = await requireSession(deps, req);
-      await deletePasskey(deps, session.sub, parse(body.CredentialId, req.params.id));
+      await deletePasskey(deps, session.sub, parse(body.CredentialId, req.params.id, 'id'));
       res.status(204).end();
     },
   });

@@ -1,0 +1,109 @@
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '../../server/config.js';
+
+const repo = fileURLToPath(new URL('../../', import.meta.url));
+
+/** The ConfigError that loadConfig throws for `env`; fails the test if it throws nothing. */
+function configError(env: Record<string, string>): ConfigError {
+  try {
+    loadConfig(env);
+  } catch (error) {
+    if (error instanceof ConfigError) return error;
+    throw error;
+  }
+  throw new Error(`loadConfig accepted ${JSON.stringify(env)}`);
+}
+
+describe('loadConfig defaults', () => {
+  it('an empty environment gives a working localhost configuration', () => {
+    expect(loadConfig({})).toMatchObject({
+      port: 3000,
+      rpId: 'localhost',
+      origins: ['http://localhost:3000'],
+      databaseUrl: './data/passkeys.db',
+      challengeTtlSeconds: 300,
+      sessionTtlSeconds: 3600,
+      userVerification: 'required',
+      tokenIssuer: 'http://localhost:3000',
+      tokenAudience: 'localhost',
+      apiKeys: [],
+    });
+  });
+
+  it('the token issuer defaults to the first origin and the audience to the RP ID', () => {
+    const config = loadConfig({ RP_ID: 'example.com', ORIGINS: 'https://login.example.com,https://example.com' });
+    expect(config.tokenIssuer).toBe('https://login.example.com');
+    expect(config.tokenAudience).toBe('example.com');
+  });
+});
+
+describe('loadConfig parsing', () => {
+  it('ORIGINS is split on commas, each origin trimmed and empty entries dropped', () => {
+    const config = loadConfig({ RP_ID: 'example.com', ORIGINS: ' https://example.com , https://app.example.com,, ' });
+    expect(config.origins).toEqual(['https://example.com', 'https://app.example.com']);
+  });
+
+  it('TTL limits are inclusive: 10 and 3600 seconds are accepted for challenges', () => {
+    expect(loadConfig({ CHALLENGE_TTL_SECONDS: '10' }).challengeTtlSeconds).toBe(10);
+    expect(loadConfig({ CHALLENGE_TTL_SECONDS: '3600' }).challengeTtlSeconds).toBe(3600);
+  });
+
+  it('USER_VERIFICATION=preferred is accepted', () => {
+    expect(loadConfig({ USER_VERIFICATION: 'preferred' }).userVerification).toBe('preferred');
+  });
+});
+
+describe('loadConfig refuses invalid input with a ConfigError naming the variable', () => {
+  it.each<[string, Record<string, string>, string]>([
+    ['a non-numeric PORT', { PORT: 'http' }, 'PORT'],
+    ['a PORT above 65535', { PORT: '65536' }, 'PORT'],
+    ['a negative PORT', { PORT: '-1' }, 'PORT'],
+    ['a non-numeric CHALLENGE_TTL_SECONDS', { CHALLENGE_TTL_SECONDS: 'soon' }, 'CHALLENGE_TTL_SECONDS'],
+    ['a fractional CHALLENGE_TTL_SECONDS', { CHALLENGE_TTL_SECONDS: '30.5' }, 'CHALLENGE_TTL_SECONDS'],
+    ['a CHALLENGE_TTL_SECONDS below 10', { CHALLENGE_TTL_SECONDS: '9' }, 'CHALLENGE_TTL_SECONDS'],
+    ['a CHALLENGE_TTL_SECONDS above an hour', { CHALLENGE_TTL_SECONDS: '3601' }, 'CHALLENGE_TTL_SECONDS'],
+    ['a non-numeric SESSION_TTL_SECONDS', { SESSION_TTL_SECONDS: 'forever' }, 'SESSION_TTL_SECONDS'],
+    ['a SESSION_TTL_SECONDS below a minute', { SESSION_TTL_SECONDS: '59' }, 'SESSION_TTL_SECONDS'],
+    ['a SESSION_TTL_SECONDS above 30 days', { SESSION_TTL_SECONDS: String(30 * 24 * 3600 + 1) }, 'SESSION_TTL_SECONDS'],
+    ['an origin on another domain than the RP ID', { RP_ID: 'example.com', ORIGINS: 'https://example.org' }, 'ORIGINS'],
+    ['an origin on a look-alike domain', { RP_ID: 'example.com', ORIGINS: 'https://notexample.com' }, 'ORIGINS'],
+    ['an origin not on the default RP ID localhost', { ORIGINS: 'https://example.com' }, 'ORIGINS'],
+    ['an http origin on a non-localhost RP ID', { RP_ID: 'example.com', ORIGINS: 'http://example.com' }, 'ORIGINS'],
+    ['an origin with a path', { RP_ID: 'example.com', ORIGINS: 'https://example.com/login' }, 'ORIGINS'],
+    ['an origin that is not a URL', { ORIGINS: 'localhost:3000' }, 'ORIGINS'],
+    ['an RP_ID with a scheme', { RP_ID: 'https://example.com' }, 'RP_ID'],
+    ['an RP_ID with a port', { RP_ID: 'example.com:8443' }, 'RP_ID'],
+    ['a USER_VERIFICATION other than required or preferred', { USER_VERIFICATION: 'discouraged' }, 'USER_VERIFICATION'],
+    ['an API key shorter than 16 characters', { API_KEYS: 'short-key' }, 'API_KEYS'],
+    ['one short API key among long ones', { API_KEYS: 'a-long-enough-api-key-1,tiny' }, 'API_KEYS'],
+  ])('%s', (_case, env, variable) => {
+    const error = configError(env);
+    expect(error.variable).toBe(variable);
+    expect(error.message).toMatch(new RegExp(`^${variable}: `));
+  });
+});
+
+describe('the entry point', () => {
+  it('with CHALLENGE_TTL_SECONDS=soon exits non-zero with one stderr line naming the variable', async () => {
+    const env = {
+      PATH: process.env.PATH ?? '',
+      CHALLENGE_TTL_SECONDS: 'soon',
+      // Should it start after all: no file, no fixed port.
+      DATABASE_URL: ':memory:',
+      PORT: '0',
+    };
+    const result = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
+      execFile(process.execPath, ['--import', 'tsx', 'server/main.ts'], { cwd: repo, env, timeout: 15_000 }, (error, _stdout, stderr) =>
+        resolve({ code: error ? (typeof error.code === 'number' ? error.code : null) : 0, stderr }),
+      );
+    });
+
+    expect(result.code).not.toBe(0);
+    expect(result.code).not.toBeNull(); // null: killed by the timeout, i.e. it did not exit by itself
+    const lines = result.stderr.trimEnd().split('\n');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toContain('CHALLENGE_TTL_SECONDS');
+  });
+});
