@@ -1,9 +1,7 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { createLocalJWKSet, decodeJwt, decodeProtectedHeader, generateKeyPair, jwtVerify, SignJWT, base64url } from 'jose';
 import { createHmac } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { freshDatabase } from '../helpers/database.js';
 import { apiKey, bearer, signIn, signUp, SoftAuthenticator, startService, type TestService } from '../helpers/service.js';
 
 let service: TestService;
@@ -72,9 +70,9 @@ describe('session tokens', () => {
   });
 
   it('survive a restart: the signing key is kept in the database', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'passkeys-'));
+    const database = await freshDatabase({ persistent: true });
     try {
-      const env = { DATABASE_URL: join(dir, 'passkeys.db') };
+      const env = { DATABASE_URL: database.url };
       const first = await startService(env);
       const { token: saved } = await signUp(first, new SoftAuthenticator(), 'carol@example.com');
       await first.close();
@@ -85,7 +83,7 @@ describe('session tokens', () => {
         await second.close();
       }
     } finally {
-      rmSync(dir, { recursive: true, force: true });
+      await database.drop();
     }
   });
 });

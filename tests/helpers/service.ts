@@ -7,6 +7,7 @@ import { openDeps } from '../../server/bootstrap.js';
 import { loadConfig, type Config } from '../../server/config.js';
 import type { Deps } from '../../server/deps.js';
 import { SoftAuthenticator } from './authenticator.js';
+import { freshDatabase } from './database.js';
 
 export interface Reply<T = any> {
   status: number;
@@ -22,14 +23,16 @@ export interface TestService {
   close(): Promise<void>;
 }
 
-export const testEnv = { LOG_LEVEL: 'silent', DATABASE_URL: ':memory:', API_KEYS: 'test-api-key-0123456789' };
+export const testEnv = { LOG_LEVEL: 'silent', API_KEYS: 'test-api-key-0123456789' };
 export const apiKey = testEnv.API_KEYS;
 
 export async function startService(
   env: Record<string, string> = {},
   overrides: Partial<Config> = {},
 ): Promise<TestService> {
-  const config = { ...loadConfig({ ...testEnv, ...env }), ...overrides };
+  // A database of its own, unless the test brings one (to restart on it).
+  const database = env.DATABASE_URL ? undefined : await freshDatabase();
+  const config = { ...loadConfig({ ...testEnv, DATABASE_URL: database?.url, ...env }), ...overrides };
   const clock = {
     now: new Date('2026-03-01T12:00:00.000Z'),
     advance(seconds: number) {
@@ -62,6 +65,7 @@ export async function startService(
       server.closeAllConnections();
       await new Promise((resolve) => server.close(resolve));
       await deps.db.destroy();
+      await database?.drop();
     },
   };
 }
