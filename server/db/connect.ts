@@ -29,8 +29,20 @@ export const isPostgresUrl = (url: string) => /^postgres(ql)?:\/\//.test(url);
 
 const INT8_OID = 20;
 
+// pg-pool listens for errors on idle clients only; a connection that dies while
+// Kysely holds its client would emit an 'error' nobody hears and crash the
+// process. The failure still reaches the query that uses the client, and the
+// pool drops the client when it comes back unqueryable.
+class Client extends pg.Client {
+  constructor(config?: string | pg.ClientConfig) {
+    super(config);
+    this.on('error', () => {});
+  }
+}
+
 function openPostgres({ url, poolSize = 10, onPoolError }: DatabaseOptions): Db {
   const pool = new pg.Pool({
+    Client,
     connectionString: url,
     max: poolSize,
     connectionTimeoutMillis: 5_000,
