@@ -135,7 +135,7 @@ async function run(instanceCount: number) {
       users.push(...(await Promise.all(Array.from({ length: Math.min(50, Number(args.users) - i) }, (_, j) => signUp(instances[0]!, `user${i + j}@example.com`)))));
     }
     await drive(instances, users, Number(args.warmup));
-    const rounds = [];
+    const rounds: Awaited<ReturnType<typeof drive>>[] = [];
     for (let r = 0; r < Number(args.repeat); r++) rounds.push(await drive(instances, users, Number(args.duration)));
     const pick = (key: keyof (typeof rounds)[number]) => rounds.map((round) => round[key]);
     console.log(
