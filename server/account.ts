@@ -1,7 +1,8 @@
 // The signed-in user's own account: profile and passkeys. Every query is scoped
 // by the user id from the verified token, so another user's passkey is simply
 // not found (404), never "forbidden". An account always keeps one passkey.
-import type { Deps } from './deps.js';
+import type { Deps, RequestContext } from './deps.js';
+import { insertAuditEvent, listAuditEventsByUser } from './db/audit-events.js';
 import { countCredentials, deleteCredential, findCredentialById, listCredentialsByUser, renameCredential } from './db/credentials.js';
 import { findUserById, lockUser } from './db/users.js';
 import { AppError } from './errors.js';
@@ -19,12 +20,17 @@ export async function listPasskeys(deps: Deps, userId: string): Promise<Credenti
 
 const notFound = () => new AppError('not_found', 'No such passkey on this account');
 
-export async function renamePasskey(deps: Deps, userId: string, id: string, name: string): Promise<CredentialJSON> {
-  if (!(await renameCredential(deps.db, userId, id, name))) throw notFound();
-  return toCredentialJSON((await findCredentialById(deps.db, id))!);
+const audit = (deps: Deps, context: RequestContext, userId: string) => ({ user_id: userId, ip: context.ip ?? null, created_at: deps.now().toISOString() });
+
+export async function renamePasskey(deps: Deps, userId: string, id: string, name: string, context: RequestContext = {}): Promise<CredentialJSON> {
+  return deps.db.transaction().execute(async (trx) => {
+    if (!(await renameCredential(trx, userId, id, name))) throw notFound();
+    await insertAuditEvent(trx, { ...audit(deps, context, userId), type: 'passkey.renamed', credential_id: id, detail: name });
+    return toCredentialJSON((await findCredentialById(trx, id))!);
+  });
 }
 
-export async function deletePasskey(deps: Deps, userId: string, id: string): Promise<void> {
+export async function deletePasskey(deps: Deps, userId: string, id: string, context: RequestContext = {}): Promise<void> {
   await deps.db.transaction().execute(async (trx) => {
     // Serialise deletions per account, so two concurrent deletes cannot both pass the guard.
     await lockUser(trx, userId);
@@ -32,5 +38,20 @@ export async function deletePasskey(deps: Deps, userId: string, id: string): Pro
     if (!(await findCredentialById(trx, id).then((row) => row?.user_id === userId))) throw notFound();
     if (count <= 1) throw new AppError('last_credential', 'This is the only passkey of the account: add another before deleting it');
     await deleteCredential(trx, userId, id);
+    await insertAuditEvent(trx, { ...audit(deps, context, userId), type: 'passkey.deleted', credential_id: id });
   });
+}
+
+export interface AuditEventJSON {
+  type: string;
+  at: string;
+  credentialId: string | null;
+  detail: string | null;
+  ip: string | null;
+}
+
+/** The account's most recent audit events, newest first. */
+export async function listEvents(deps: Deps, userId: string, limit = 50): Promise<AuditEventJSON[]> {
+  const rows = await listAuditEventsByUser(deps.db, userId, limit);
+  return rows.map((row) => ({ type: row.type, at: row.created_at, credentialId: row.credential_id, detail: row.detail, ip: row.ip }));
 }

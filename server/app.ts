@@ -3,16 +3,64 @@
 import cors from 'cors';
 import express from 'express';
 import helmet from 'helmet';
+import { randomUUID } from 'node:crypto';
+import { pinoHttp } from 'pino-http';
 import type { Deps } from './deps.js';
 import { errorHandler, notFound, requireJson } from './http/errors.js';
+import { createMetrics } from './http/metrics.js';
 import { apiRouter } from './routes/api.js';
 import { operationsRouter } from './routes/operations.js';
 
+const requestId = /^[A-Za-z0-9._-]{1,64}$/;
+
 export function createApp(deps: Deps): express.Express {
   const app = express();
+  const metrics = createMetrics(deps);
   app.disable('x-powered-by');
-  app.set('trust proxy', false);
-  app.use(helmet());
+  // Whether X-Forwarded-For is believed (TRUST_PROXY): by default it is not, so a
+  // spoofed header neither changes req.ip nor buys a fresh rate-limit bucket.
+  app.set('trust proxy', deps.config.trustProxy);
+  // One JSON log line per request, and a request id on every line (echoed as X-Request-Id).
+  // Headers are not logged at all: no token or API key can reach the log this way.
+  app.use(
+    pinoHttp({
+      logger: deps.log,
+      genReqId: (req, res) => {
+        const given = req.headers['x-request-id'];
+        const id = typeof given === 'string' && requestId.test(given) ? given : randomUUID();
+        res.setHeader('X-Request-Id', id);
+        return id;
+      },
+      serializers: {
+        req: (req: { id: string; method: string; url: string }) => ({ id: req.id, method: req.method, url: req.url }),
+        res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
+      },
+      customLogLevel: (_req, res, error) => (error || res.statusCode >= 500 ? 'error' : 'info'),
+    }),
+  );
+  app.use(metrics.middleware);
+  // The demo page runs under a strict policy: scripts, styles and requests to this origin
+  // only, no eval (Alpine's CSP build), no inline code, never framed. No
+  // upgrade-insecure-requests: the service is used over http://localhost in development.
+  app.use(
+    helmet({
+      contentSecurityPolicy: {
+        useDefaults: false,
+        directives: {
+          defaultSrc: ["'self'"],
+          scriptSrc: ["'self'"],
+          styleSrc: ["'self'"],
+          imgSrc: ["'self'"],
+          connectSrc: ["'self'"],
+          formAction: ["'self'"],
+          objectSrc: ["'none'"],
+          baseUri: ["'none'"],
+          frameAncestors: ["'none'"],
+        },
+      },
+      xFrameOptions: { action: 'deny' },
+    }),
+  );
   // Exact-match origins only; `cors` adds Vary: Origin and answers preflights.
   app.use(
     cors({
@@ -24,8 +72,8 @@ export function createApp(deps: Deps): express.Express {
   );
   app.use(requireJson);
   app.use(express.json({ limit: deps.config.bodyLimit, strict: true }));
-  app.use(apiRouter(deps));
-  app.use(operationsRouter(deps));
+  app.use(apiRouter(deps, metrics));
+  app.use(operationsRouter(deps, metrics));
   app.use(notFound);
   app.use(errorHandler(deps.log));
   return app;

@@ -4,21 +4,30 @@ import type { Logger } from 'pino';
 import type { Config } from './config.js';
 import type { Deps } from './deps.js';
 import { migrate, openDatabase } from './db/connect.js';
+import { connectRedis } from './redis.js';
 import { loadSecret, loadSigningKeys } from './tokens/signing-keys.js';
 
 export async function openDeps(config: Config, log: Logger, now: () => Date = () => new Date()): Promise<Deps> {
   const db = openDatabase({
     url: config.databaseUrl,
     poolSize: config.databasePoolSize,
+    busyTimeoutMs: config.sqliteBusyTimeoutMs,
     onPoolError: (error) => log.warn({ err: error }, 'database connection lost'),
   });
   try {
     await migrate(db);
     const keys = await loadSigningKeys(db, now());
     const enumerationSecret = await loadSecret(db, 'enumeration', now());
-    return { config, db, keys, enumerationSecret, now, log };
+    const redis = config.redisUrl ? connectRedis(config.redisUrl, log) : undefined;
+    return { config, db, keys, enumerationSecret, now, log, redis };
   } catch (error) {
     await db.destroy();
     throw error;
   }
+}
+
+/** Closes what openDeps opened. */
+export async function closeDeps(deps: Deps): Promise<void> {
+  await deps.redis?.close().catch(() => {});
+  await deps.db.destroy();
 }

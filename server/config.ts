@@ -19,6 +19,24 @@ export interface Config {
   userVerification: UserVerification;
   logLevel: string;
   bodyLimit: string;
+  sqliteBusyTimeoutMs: number;
+  trustProxy: boolean | number | string;
+  redisUrl: string | undefined;
+  redisKeyPrefix: string;
+  rateLimits: RateLimitConfig;
+  metricsToken: string | undefined;
+  sweepIntervalSeconds: number;
+  auditRetentionDays: number;
+  shutdownTimeoutSeconds: number;
+}
+
+/** Requests per minute; `enabled: false` turns every limit off (benchmarks, never production). */
+export interface RateLimitConfig {
+  enabled: boolean;
+  ceremonyPerIp: number;
+  ceremonyPerEmail: number;
+  introspectionPerIp: number;
+  accountPerIp: number;
 }
 
 export class ConfigError extends Error {
@@ -43,6 +61,24 @@ function integer(env: Record<string, string | undefined>, name: string, fallback
   if (!/^\d+$/.test(raw) || value < min || value > max) {
     throw new ConfigError(name, `expected a whole number from ${min} to ${max}, got "${raw}"`);
   }
+  return value;
+}
+
+function boolean(env: Record<string, string | undefined>, name: string, fallback: boolean) {
+  const raw = env[name]?.trim().toLowerCase();
+  if (!raw) return fallback;
+  if (raw === 'true' || raw === '1') return true;
+  if (raw === 'false' || raw === '0') return false;
+  throw new ConfigError(name, `expected true or false, got "${env[name]}"`);
+}
+
+// Express's "trust proxy": false (default: X-Forwarded-For is ignored), true,
+// a number of hops, or a comma-separated list of addresses/subnets (e.g. "loopback").
+function trustProxy(raw: string | undefined): boolean | number | string {
+  const value = raw?.trim();
+  if (!value || value === 'false') return false;
+  if (value === 'true') return true;
+  if (/^\d+$/.test(value)) return Number(value);
   return value;
 }
 
@@ -110,5 +146,20 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     userVerification: oneOf(env, 'USER_VERIFICATION', ['required', 'preferred'] as const, 'required'),
     logLevel: oneOf(env, 'LOG_LEVEL', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const, 'info'),
     bodyLimit: '64kb',
+    sqliteBusyTimeoutMs: integer(env, 'SQLITE_BUSY_TIMEOUT_MS', 1000, 0, 60_000),
+    trustProxy: trustProxy(env.TRUST_PROXY),
+    redisUrl: env.REDIS_URL?.trim() || undefined,
+    redisKeyPrefix: env.REDIS_KEY_PREFIX?.trim() || 'passkeys:',
+    rateLimits: {
+      enabled: boolean(env, 'RATE_LIMIT_ENABLED', true),
+      ceremonyPerIp: integer(env, 'RATE_LIMIT_CEREMONY_PER_IP', 120, 1, 1_000_000),
+      ceremonyPerEmail: integer(env, 'RATE_LIMIT_CEREMONY_PER_EMAIL', 10, 1, 1_000_000),
+      introspectionPerIp: integer(env, 'RATE_LIMIT_INTROSPECTION_PER_IP', 1200, 1, 10_000_000),
+      accountPerIp: integer(env, 'RATE_LIMIT_ACCOUNT_PER_IP', 300, 1, 1_000_000),
+    },
+    metricsToken: env.METRICS_TOKEN?.trim() || undefined,
+    sweepIntervalSeconds: integer(env, 'SWEEP_INTERVAL_SECONDS', 60, 1, 86_400),
+    auditRetentionDays: integer(env, 'AUDIT_RETENTION_DAYS', 365, 1, 36_500),
+    shutdownTimeoutSeconds: integer(env, 'SHUTDOWN_TIMEOUT_SECONDS', 10, 1, 600),
   };
 }

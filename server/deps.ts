@@ -1,8 +1,14 @@
 // Everything a request needs, passed explicitly: no module-level singletons.
 import type { Logger } from 'pino';
+import type { RedisClientType } from 'redis';
 import type { Config } from './config.js';
 import type { Db } from './db/schema.js';
 import type { SigningKeys } from './tokens/signing-keys.js';
+
+/** Who is asking, as far as the audit trail cares. */
+export interface RequestContext {
+  ip?: string | undefined;
+}
 
 export interface Deps {
   config: Config;
@@ -12,4 +18,6 @@ export interface Deps {
   enumerationSecret: Uint8Array;
   now: () => Date;
   log: Logger;
+  /** Shared rate-limit counters, when REDIS_URL is set. */
+  redis?: RedisClientType | undefined;
 }

@@ -1,15 +1,17 @@
 // Runs the service: environment -> config, open the database, migrate, load
-// keys, listen; on SIGTERM/SIGINT stop accepting, let requests finish, close the
-// database. Everything else is built by createApp.
+// keys, listen, sweep expired rows on a timer. On SIGTERM/SIGINT: stop accepting,
+// let in-flight requests finish (up to SHUTDOWN_TIMEOUT_SECONDS), then close the
+// database and Redis.
 import { existsSync } from 'node:fs';
 import { createApp } from './app.js';
-import { openDeps } from './bootstrap.js';
-import { ConfigError, loadConfig } from './config.js';
+import { closeDeps, openDeps } from './bootstrap.js';
+import { ConfigError, loadConfig, type Config } from './config.js';
 import { createLogger } from './logger.js';
+import { startSweeping } from './sweep.js';
 
 if (existsSync('.env')) process.loadEnvFile('.env');
 
-let config;
+let config: Config;
 try {
   config = loadConfig(process.env);
 } catch (error) {
@@ -20,6 +22,7 @@ try {
 
 const log = createLogger(config.logLevel);
 const deps = await openDeps(config, log);
+const stopSweeping = startSweeping(deps);
 const server = createApp(deps).listen(config.port, config.host, () => {
   log.info({ port: config.port, rpId: config.rpId, origins: config.origins }, `listening on ${config.origins[0]}`);
 });
@@ -28,12 +31,22 @@ let stopping = false;
 function shutdown(signal: string) {
   if (stopping) return;
   stopping = true;
-  log.info({ signal }, 'shutting down');
+  log.info({ signal }, 'shutting down: finishing in-flight requests');
+  stopSweeping();
+  const deadline = setTimeout(() => {
+    log.warn('shutdown deadline reached: closing remaining connections');
+    server.closeAllConnections();
+  }, config.shutdownTimeoutSeconds * 1000);
+  deadline.unref();
   server.close(() => {
-    void deps.db.destroy().then(() => process.exit(0));
+    clearTimeout(deadline);
+    void closeDeps(deps).then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
   });
+  // Keep-alive connections with no request in flight would hold close() open.
   server.closeIdleConnections();
-  setTimeout(() => process.exit(1), 10_000).unref();
 }
 process.on('SIGTERM', () => shutdown('SIGTERM'));
 process.on('SIGINT', () => shutdown('SIGINT'));

@@ -5,7 +5,8 @@
 //   stand-in credential ids derived from the email and a server secret (stable
 //   across calls), and nothing is written for it.
 // - Every failure is the same 401 authentication_failed; the reason goes to the log.
-// - A counter that does not increase (when either side is non-zero) fails.
+// - A counter that does not increase (when either side is non-zero) fails, and is
+//   recorded as `counter.regressed` in the account's audit trail (a cloned authenticator?).
 // - Consuming the challenge, storing the new counter, backup state and lastUsedAt,
 //   and creating the session happen in one transaction.
 import { createHmac, randomUUID } from 'node:crypto';
@@ -17,7 +18,8 @@ import {
   type PublicKeyCredentialRequestOptionsJSON,
 } from '@simplewebauthn/server';
 import { isoBase64URL, isoUint8Array } from '@simplewebauthn/server/helpers';
-import type { Deps } from '../deps.js';
+import type { Deps, RequestContext } from '../deps.js';
+import { insertAuditEvent } from '../db/audit-events.js';
 import { consumeChallenge } from '../db/challenges.js';
 import { findCredentialById, listCredentialsByUser, recordCredentialUse } from '../db/credentials.js';
 import { insertSession } from '../db/sessions.js';
@@ -72,12 +74,21 @@ function signInFailed(reason: string, cause?: unknown) {
   return new AppError('authentication_failed', 'Sign-in failed', { reason, cause });
 }
 
+class CounterRegressed extends AppError {
+  constructor(stored: number, received: number) {
+    super('authentication_failed', 'Sign-in failed', { reason: `counter did not increase: stored ${stored}, received ${received}` });
+  }
+}
+
 export async function finishSignIn(
   deps: Deps,
   input: { challengeId: string; authentication: AuthenticationResponseJSON },
+  context: RequestContext = {},
 ): Promise<FinishedSignIn> {
   const { config } = deps;
   const response = input.authentication;
+  // Once the passkey is known, a failure is worth a line in its owner's audit trail.
+  let known: { userId: string; credentialId: string } | undefined;
   const finish = finishWithChallenge(deps, input.challengeId, 'authentication', async (challenge) => {
     // The id the browser reports and the raw id are the same bytes.
     if (response.id !== response.rawId) throw signInFailed('id and rawId differ');
@@ -87,6 +98,7 @@ export async function finishSignIn(
     if (challenge.user_id !== null && challenge.user_id !== credential.user_id) {
       throw signInFailed('credential belongs to another account');
     }
+    known = { userId: credential.user_id, credentialId: credential.id };
     const user = await findUserById(deps.db, credential.user_id);
     if (!user) throw signInFailed('account gone');
     // Usernameless sign-in trusts the user handle to name the account: it must match.
@@ -100,34 +112,48 @@ export async function finishSignIn(
       expectedOrigin: config.origins,
       expectedRPID: config.rpId,
       requireUserVerification: config.userVerification === 'required',
-      credential: {
-        id: response.id,
-        publicKey: isoUint8Array.fromHex(credential.public_key),
-        counter: Number(credential.counter),
-      },
+      // The counter is checked below, by us, so that a regression can be told apart.
+      credential: { id: response.id, publicKey: isoUint8Array.fromHex(credential.public_key), counter: 0 },
     }).catch((error: unknown) => {
       throw signInFailed(error instanceof Error ? error.message : 'verification threw', error);
     });
     if (!verification.verified) throw signInFailed('signature did not verify');
 
     const { newCounter, credentialBackedUp } = verification.authenticationInfo;
+    const storedCounter = Number(credential.counter);
+    // A counter that does not increase means two copies of one key may exist.
+    if ((newCounter > 0 || storedCounter > 0) && newCounter <= storedCounter) {
+      throw new CounterRegressed(storedCounter, newCounter);
+    }
     const minted = await mintSessionToken(deps, user);
     await deps.db.transaction().execute(async (trx) => {
       if (!(await consumeChallenge(trx, challenge.id))) throw signInFailed('challenge used by a concurrent finish');
+      const usedAt = deps.now().toISOString();
       const recorded = await recordCredentialUse(trx, {
         id: credential.id,
-        expectedCounter: Number(credential.counter),
+        expectedCounter: storedCounter,
         counter: newCounter,
         backedUp: credentialBackedUp,
-        usedAt: deps.now().toISOString(),
+        usedAt,
       });
       if (!recorded) throw signInFailed('counter changed by a concurrent sign-in');
       await insertSession(trx, minted.session);
+      await insertAuditEvent(trx, { user_id: user.id, type: 'passkey.used', credential_id: credential.id, ip: context.ip ?? null, created_at: usedAt });
     });
     return { userId: user.id, token: minted.token, expiresAt: minted.expiresAt };
   });
-  return finish.catch((error: unknown) => {
-    if (error instanceof ChallengeRejected) throw signInFailed(error.message);
-    throw error;
+  return finish.catch(async (error: unknown) => {
+    const failure = error instanceof ChallengeRejected ? signInFailed(error.message) : error;
+    if (known && failure instanceof AppError && failure.code === 'authentication_failed') {
+      await insertAuditEvent(deps.db, {
+        user_id: known.userId,
+        type: failure instanceof CounterRegressed ? 'counter.regressed' : 'sign_in.failed',
+        credential_id: known.credentialId,
+        detail: failure.message,
+        ip: context.ip ?? null,
+        created_at: deps.now().toISOString(),
+      }).catch((auditError: unknown) => deps.log.warn({ err: auditError }, 'could not record a failed sign-in'));
+    }
+    throw failure;
   });
 }

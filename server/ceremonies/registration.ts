@@ -15,7 +15,8 @@ import {
   type RegistrationResponseJSON,
 } from '@simplewebauthn/server';
 import { isoBase64URL, isoUint8Array } from '@simplewebauthn/server/helpers';
-import type { Deps } from '../deps.js';
+import type { Deps, RequestContext } from '../deps.js';
+import { insertAuditEvent } from '../db/audit-events.js';
 import { consumeChallenge } from '../db/challenges.js';
 import { findCredentialById, insertCredential, listCredentialsByUser } from '../db/credentials.js';
 import { isUniqueViolation } from '../db/errors.js';
@@ -181,7 +182,11 @@ function challengeProblem(error: unknown): never {
   throw error;
 }
 
-export async function finishRegistration(deps: Deps, input: FinishRegistrationInput): Promise<FinishedRegistration> {
+export async function finishRegistration(
+  deps: Deps,
+  input: FinishRegistrationInput,
+  context: RequestContext = {},
+): Promise<FinishedRegistration> {
   const finish = finishWithChallenge(deps, input.challengeId, 'registration', async (challenge) => {
     const userId = challenge.user_id ?? randomUUID();
     const credential = await verifyNewCredential(deps, input.registration, challenge.challenge, userId, input.name);
@@ -203,6 +208,9 @@ export async function finishRegistration(deps: Deps, input: FinishRegistrationIn
         }
         await insertCredential(trx, credential);
         await insertSession(trx, minted.session);
+        const event = { user_id: userId, credential_id: credential.id, ip: context.ip ?? null, created_at: credential.created_at };
+        if (account) await insertAuditEvent(trx, { ...event, type: 'account.created' });
+        await insertAuditEvent(trx, { ...event, type: 'passkey.created', detail: credential.name });
       })
       .catch((error: unknown) => {
         // Two instances racing on one email or credential id: the loser sees the constraint.

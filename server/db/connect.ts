@@ -5,7 +5,8 @@
 // SQLite (the default) runs in WAL mode with synchronous=FULL: every commit is
 // fsynced before the client hears "success", so a sign-up or sign-in that was
 // answered survives a power cut, not only a process crash. Foreign keys are on;
-// a busy timeout makes a second process wait for the write lock.
+// a short busy timeout lets a second writer wait a moment for the lock, then the
+// request answers 503 rather than hanging.
 //
 // PostgreSQL (DATABASE_URL=postgres://...) uses a pool. int8 (the counter, and
 // count(*)) is parsed to a JS number, as SQLite returns it: counters are 32-bit.
@@ -22,6 +23,7 @@ import type { Database, Db } from './schema.js';
 export interface DatabaseOptions {
   url: string;
   poolSize?: number;
+  busyTimeoutMs?: number;
   onPoolError?: (error: Error) => void;
 }
 
@@ -58,13 +60,14 @@ function openPostgres({ url, poolSize = 10, onPoolError }: DatabaseOptions): Db 
   return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
 }
 
-function openSqlite({ url }: DatabaseOptions): Db {
+function openSqlite({ url, busyTimeoutMs = 1000 }: DatabaseOptions): Db {
   if (url !== ':memory:') mkdirSync(dirname(url), { recursive: true });
   const sqlite = new SQLite(url);
   sqlite.pragma('journal_mode = WAL');
   sqlite.pragma('synchronous = FULL');
   sqlite.pragma('foreign_keys = ON');
-  sqlite.pragma('busy_timeout = 5000');
+  // better-sqlite3 waits synchronously: keep this short, a locked database answers 503.
+  sqlite.pragma(`busy_timeout = ${busyTimeoutMs}`);
   return new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
 }
 

@@ -61,6 +61,26 @@ export interface ServerSecretsTable {
   created_at: string;
 }
 
+export type AuditEventType =
+  | 'account.created'
+  | 'passkey.created'
+  | 'passkey.used'
+  | 'passkey.renamed'
+  | 'passkey.deleted'
+  | 'sign_in.failed'
+  | 'counter.regressed' // a possible cloned authenticator
+  | 'session.revoked';
+
+export interface AuditEventsTable {
+  id: string;
+  user_id: string;
+  type: AuditEventType;
+  credential_id: string | null;
+  detail: string | null;
+  ip: string | null;
+  created_at: string;
+}
+
 export interface Database {
   users: UsersTable;
   credentials: CredentialsTable;
@@ -68,6 +88,7 @@ export interface Database {
   sessions: SessionsTable;
   signing_keys: SigningKeysTable;
   server_secrets: ServerSecretsTable;
+  audit_events: AuditEventsTable;
 }
 
 export type Db = Kysely<Database>;

@@ -23,12 +23,14 @@ export async function requireSession(deps: Deps, req: Request): Promise<SessionC
 
 const sha256 = (value: string) => createHash('sha256').update(value).digest();
 
-export function apiKeyChecker(apiKeys: string[]) {
+/** Checks a header against the configured keys (`prefix` is stripped first, e.g. "Bearer "). */
+export function apiKeyChecker(apiKeys: string[], header = 'x-api-key', prefix = '') {
   const digests = apiKeys.map(sha256);
   return (req: Request): void => {
-    const presented = sha256(req.get('x-api-key') ?? '');
+    const value = req.get(header) ?? '';
+    const presented = sha256(value.startsWith(prefix) ? value.slice(prefix.length) : '');
     let valid = false;
     for (const digest of digests) valid = timingSafeEqual(presented, digest) || valid;
-    if (!valid) throw new AppError('unauthorized', 'A valid X-API-Key header is required');
+    if (!valid) throw new AppError('unauthorized', `A valid ${header} header is required`);
   };
 }

@@ -35,12 +35,11 @@ function asAppError(error: unknown): AppError | undefined {
 export function errorHandler(log: Logger): ErrorRequestHandler {
   return (error, req, res, _next) => {
     const appError = asAppError(error);
+    const reqLog = req.log ?? log;
     if (!appError) {
-      log.error({ err: error, method: req.method, url: req.originalUrl }, 'unhandled error');
+      reqLog.error({ err: error }, 'unhandled error');
     } else if (appError.code === 'service_unavailable') {
-      log.warn({ err: appError.cause, url: req.originalUrl }, 'database unavailable');
-    } else if (appError.code === 'authentication_failed' || appError.code === 'registration_failed') {
-      log.info({ code: appError.code, reason: appError.message, url: req.originalUrl }, 'ceremony failed');
+      reqLog.warn({ err: appError.cause }, 'database unavailable');
     }
     const problem = toProblem(appError ?? new AppError('internal_error', 'Something went wrong on our side'));
     if (problem.code === 'unauthorized') res.set('WWW-Authenticate', 'Bearer');

@@ -1,46 +1,53 @@
 // The v1 API, one route per contract entry (../shared/API.md). Routes parse,
 // call and shape; the logic lives in ceremonies/, tokens/ and account.ts.
-import { Router } from 'express';
+import { Router, type Request } from 'express';
 import type { Deps } from '../deps.js';
-import { deletePasskey, getProfile, listPasskeys, renamePasskey } from '../account.js';
+import { deletePasskey, getProfile, listEvents, listPasskeys, renamePasskey } from '../account.js';
 import { finishSignIn, startSignIn } from '../ceremonies/authentication.js';
 import { finishRegistration, startAddPasskey, startSignUp } from '../ceremonies/registration.js';
 import { AppError } from '../errors.js';
 import { apiKeyChecker, bearerToken, requireSession } from '../http/auth.js';
+import type { Metrics } from '../http/metrics.js';
 import { parse, parseBody } from '../http/parse.js';
+import { applyRateLimits } from '../http/rate-limits.js';
 import { route } from '../http/route.js';
 import * as body from '../http/schemas.js';
 import { introspectToken, revokeSessionToken, verifySessionToken } from '../tokens/session-tokens.js';
 
-export function apiRouter(deps: Deps): Router {
+export function apiRouter(deps: Deps, metrics: Metrics): Router {
   const router = Router();
   const checkApiKey = apiKeyChecker(deps.config.apiKeys);
+  const { ceremony } = metrics;
+  const context = (req: Request) => ({ ip: req.ip });
+  applyRateLimits(router, deps);
 
   route(router, '/v1/challenges', {
     post: async (req, res) => {
       const input = parseBody(body.StartRegistration, req);
       const token = bearerToken(req);
-      if (token) {
-        const session = await verifySessionToken(deps, token);
-        res.json(await startAddPasskey(deps, session.sub, input));
-      } else {
+      const started = await ceremony(req, 'registration', 'start', async () => {
+        if (token) return startAddPasskey(deps, (await verifySessionToken(deps, token)).sub, input);
         if (!input.email) throw new AppError('invalid_request', 'email: required to sign up');
-        res.json(await startSignUp(deps, { ...input, email: input.email }));
-      }
+        return startSignUp(deps, { ...input, email: input.email });
+      });
+      res.json(started);
     },
     put: async (req, res) => {
       const input = parseBody(body.FinishRegistration, req);
-      res.status(201).set('Cache-Control', 'no-store').json(await finishRegistration(deps, input));
+      const finished = await ceremony(req, 'registration', 'finish', () => finishRegistration(deps, input, context(req)));
+      res.status(201).set('Cache-Control', 'no-store').json(finished);
     },
   });
 
   route(router, '/v1/tokens', {
     post: async (req, res) => {
-      res.json(await startSignIn(deps, parseBody(body.StartSignIn, req)));
+      const input = parseBody(body.StartSignIn, req);
+      res.json(await ceremony(req, 'authentication', 'start', () => startSignIn(deps, input)));
     },
     put: async (req, res) => {
       const input = parseBody(body.FinishSignIn, req);
-      res.set('Cache-Control', 'no-store').json(await finishSignIn(deps, input));
+      const finished = await ceremony(req, 'authentication', 'finish', () => finishSignIn(deps, input, context(req)));
+      res.set('Cache-Control', 'no-store').json(finished);
     },
   });
 
@@ -71,18 +78,25 @@ export function apiRouter(deps: Deps): Router {
       const session = await requireSession(deps, req);
       const id = parse(body.CredentialId, req.params.id, 'id');
       const { name } = parseBody(body.RenameCredential, req);
-      res.json(await renamePasskey(deps, session.sub, id, name));
+      res.json(await renamePasskey(deps, session.sub, id, name, context(req)));
     },
     delete: async (req, res) => {
       const session = await requireSession(deps, req);
-      await deletePasskey(deps, session.sub, parse(body.CredentialId, req.params.id, 'id'));
+      await deletePasskey(deps, session.sub, parse(body.CredentialId, req.params.id, 'id'), context(req));
       res.status(204).end();
+    },
+  });
+
+  route(router, '/v1/events', {
+    get: async (req, res) => {
+      const session = await requireSession(deps, req);
+      res.json({ events: await listEvents(deps, session.sub) });
     },
   });
 
   route(router, '/v1/sessions/current', {
     delete: async (req, res) => {
-      await revokeSessionToken(deps, await requireSession(deps, req));
+      await revokeSessionToken(deps, await requireSession(deps, req), context(req));
       res.status(204).end();
     },
   });

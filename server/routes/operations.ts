@@ -2,10 +2,11 @@ import { Router } from 'express';
 import { sql } from 'kysely';
 import type { Deps } from '../deps.js';
 import { AppError } from '../errors.js';
+import type { Metrics } from '../http/metrics.js';
 import { openApiDocument } from '../openapi.js';
 import { route } from '../http/route.js';
 
-export function operationsRouter(deps: Deps): Router {
+export function operationsRouter(deps: Deps, metrics: Metrics): Router {
   const router = Router();
   const document = openApiDocument(deps.config);
 
@@ -19,6 +20,8 @@ export function operationsRouter(deps: Deps): Router {
       res.json({ status: 'ready' });
     },
   });
+
+  route(router, '/metrics', { get: metrics.endpoint });
 
   route(router, '/openapi.json', { get: (_req, res) => void res.json(document) });
 

@@ -6,7 +6,8 @@
 // Verification pins the algorithm, issuer and audience; time comes from deps.now.
 import { randomUUID } from 'node:crypto';
 import { jwtVerify, SignJWT } from 'jose';
-import type { Deps } from '../deps.js';
+import type { Deps, RequestContext } from '../deps.js';
+import { insertAuditEvent } from '../db/audit-events.js';
 import { findSession, revokeSession } from '../db/sessions.js';
 import type { SessionsTable } from '../db/schema.js';
 import { AppError } from '../errors.js';
@@ -72,8 +73,12 @@ export async function verifySessionToken(deps: Deps, token: string): Promise<Ses
   return claims as unknown as SessionClaims;
 }
 
-export async function revokeSessionToken(deps: Deps, claims: SessionClaims): Promise<void> {
-  await revokeSession(deps.db, claims.jti, deps.now().toISOString());
+export async function revokeSessionToken(deps: Deps, claims: SessionClaims, context: RequestContext = {}): Promise<void> {
+  const now = deps.now().toISOString();
+  await deps.db.transaction().execute(async (trx) => {
+    await revokeSession(trx, claims.jti, now);
+    await insertAuditEvent(trx, { user_id: claims.sub, type: 'session.revoked', detail: claims.jti, ip: context.ip ?? null, created_at: now });
+  });
 }
 
 export type Introspection = ({ active: true } & SessionClaims) | { active: false };

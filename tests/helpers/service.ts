@@ -3,7 +3,7 @@
 import type { AddressInfo } from 'node:net';
 import pino from 'pino';
 import { createApp } from '../../server/app.js';
-import { openDeps } from '../../server/bootstrap.js';
+import { closeDeps, openDeps } from '../../server/bootstrap.js';
 import { loadConfig, type Config } from '../../server/config.js';
 import type { Deps } from '../../server/deps.js';
 import { SoftAuthenticator } from './authenticator.js';
@@ -23,7 +23,7 @@ export interface TestService {
   close(): Promise<void>;
 }
 
-export const testEnv = { LOG_LEVEL: 'silent', API_KEYS: 'test-api-key-0123456789' };
+export const testEnv = { LOG_LEVEL: 'silent', API_KEYS: 'test-api-key-0123456789', RATE_LIMIT_ENABLED: 'false' };
 export const apiKey = testEnv.API_KEYS;
 
 export async function startService(
@@ -64,7 +64,7 @@ export async function startService(
     async close() {
       server.closeAllConnections();
       await new Promise((resolve) => server.close(resolve));
-      await deps.db.destroy();
+      await closeDeps(deps);
       await database?.drop();
     },
   };
@@ -95,7 +95,10 @@ export async function signIn(service: TestService, authenticator: SoftAuthentica
   return service.request('PUT', '/v1/tokens', { challengeId, authentication });
 }
 
-/** Row counts of every table, to show a rejected request wrote nothing. */
+/**
+ * Row counts of every table that holds state, to show a rejected request wrote
+ * nothing. The audit trail is left out on purpose: it records failures too.
+ */
 type Table = 'users' | 'credentials' | 'challenges' | 'sessions' | 'signing_keys' | 'server_secrets';
 
 export async function tableCounts(deps: Deps): Promise<Record<Table, number>> {
@@ -111,3 +114,10 @@ export async function tableCounts(deps: Deps): Promise<Record<Table, number>> {
 }
 
 export { SoftAuthenticator };
+
+/** The account's audit trail, oldest first, as stored. */
+export function auditTrail(deps: Deps, userId?: string) {
+  let query = deps.db.selectFrom('audit_events').selectAll().orderBy('created_at').orderBy('type');
+  if (userId) query = query.where('user_id', '=', userId);
+  return query.execute();
+}

@@ -1,0 +1,90 @@
+// Rate limits (express-rate-limit), per minute, counted in memory or, with
+// REDIS_URL, in Redis so every instance shares them.
+//
+// Nobody can lock a victim out: limits are keyed by the client's IP, and the
+// per-email limit by email *and* IP, so an attacker's requests only ever spend the
+// attacker's own budget. Nothing is ever locked per account.
+//
+// If Redis is unreachable, requests pass without rate limiting (and it is logged):
+// losing Redis must not take sign-in down.
+import type { Request, RequestHandler, Router } from 'express';
+import { ipKeyGenerator, rateLimit, type Store } from 'express-rate-limit';
+import { RedisStore } from 'rate-limit-redis';
+import type { Logger } from 'pino';
+import type { RedisClientType } from 'redis';
+import type { Config } from '../config.js';
+import { AppError } from '../errors.js';
+
+// rate-limit-redis keeps a failed script load forever; load it again after any failure.
+class ReconnectingRedisStore extends RedisStore {
+  override async increment(key: string) {
+    try {
+      return await super.increment(key);
+    } catch (error) {
+      this.incrementScriptSha = this.loadIncrementScript(key);
+      this.incrementScriptSha.catch(() => {});
+      throw error;
+    }
+  }
+}
+
+export interface LimitDeps {
+  config: Config;
+  log: Logger;
+  redis?: RedisClientType | undefined;
+}
+
+function limiter(deps: LimitDeps, name: string, limit: number, key: (req: Request) => string | undefined): RequestHandler {
+  const { config, log, redis } = deps;
+  const store: Store | undefined = redis
+    ? new ReconnectingRedisStore({
+        prefix: `${config.redisKeyPrefix}rl:${name}:`,
+        sendCommand: (...args: string[]) => redis.sendCommand(args),
+      })
+    : undefined;
+  return rateLimit({
+    windowMs: 60_000,
+    limit,
+    store,
+    standardHeaders: 'draft-7',
+    legacyHeaders: false,
+    passOnStoreError: true,
+    skip: (req) => key(req) === undefined,
+    keyGenerator: (req) => key(req)!,
+    logger: {
+      error: (error: unknown, message?: string) => log.warn({ err: error, limiter: name }, message ?? 'rate limit store error'),
+      warn: (error: unknown, message?: string) => log.warn({ err: error, limiter: name }, message ?? 'rate limit warning'),
+    },
+    validate: { xForwardedForHeader: false },
+    handler: (req, res, next) => {
+      const resetTime = (req as Request & { rateLimit?: { resetTime?: Date } }).rateLimit?.resetTime;
+      const seconds = resetTime ? Math.max(1, Math.ceil((resetTime.getTime() - Date.now()) / 1000)) : 60;
+      res.set('Retry-After', String(seconds));
+      next(new AppError('rate_limited', `Too many requests: try again in ${seconds} s`, { reason: `limit ${name}` }));
+    },
+  });
+}
+
+const clientIp = (req: Request) => ipKeyGenerator(req.ip ?? req.socket.remoteAddress ?? 'unknown');
+
+function emailAndIp(req: Request) {
+  const email = (req.body as { email?: unknown } | undefined)?.email;
+  return typeof email === 'string' ? `${email.trim().toLowerCase()}|${clientIp(req)}` : undefined;
+}
+
+/** Registers every limit in front of the routes it guards. */
+export function applyRateLimits(router: Router, deps: LimitDeps): void {
+  const limits = deps.config.rateLimits;
+  if (!limits.enabled) return;
+  const ceremonyIp = limiter(deps, 'ceremony-ip', limits.ceremonyPerIp, clientIp);
+  const ceremonyEmail = limiter(deps, 'ceremony-email', limits.ceremonyPerEmail, emailAndIp);
+  const introspection = limiter(deps, 'introspection-ip', limits.introspectionPerIp, clientIp);
+  const account = limiter(deps, 'account-ip', limits.accountPerIp, clientIp);
+
+  for (const path of ['/v1/challenges', '/v1/tokens']) {
+    router.post(path, ceremonyIp, ceremonyEmail);
+    router.put(path, ceremonyIp);
+  }
+  router.post('/v1/tokens/introspect', introspection);
+  router.use(['/v1/me', '/v1/credentials', '/v1/sessions', '/v1/events'], account);
+}
