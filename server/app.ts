@@ -25,6 +25,7 @@ export function createApp(deps: Deps): express.Express {
   app.use(
     pinoHttp({
       logger: deps.log,
+      quietReqLogger: true, // lines logged during a request carry its `reqId`
       genReqId: (req, res) => {
         const given = req.headers['x-request-id'];
         const id = typeof given === 'string' && requestId.test(given) ? given : randomUUID();

@@ -12,13 +12,14 @@ export async function openDeps(config: Config, log: Logger, now: () => Date = ()
     url: config.databaseUrl,
     poolSize: config.databasePoolSize,
     busyTimeoutMs: config.sqliteBusyTimeoutMs,
+    statementTimeoutMs: config.statementTimeoutMs,
     onPoolError: (error) => log.warn({ err: error }, 'database connection lost'),
   });
   try {
     await migrate(db);
     const keys = await loadSigningKeys(db, now());
     const enumerationSecret = await loadSecret(db, 'enumeration', now());
-    const redis = config.redisUrl ? connectRedis(config.redisUrl, log) : undefined;
+    const redis = config.redisUrl ? await connectRedis(config.redisUrl, log) : undefined;
     return { config, db, keys, enumerationSecret, now, log, redis };
   } catch (error) {
     await db.destroy();

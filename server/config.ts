@@ -20,6 +20,7 @@ export interface Config {
   logLevel: string;
   bodyLimit: string;
   sqliteBusyTimeoutMs: number;
+  statementTimeoutMs: number;
   trustProxy: boolean | number | string;
   redisUrl: string | undefined;
   redisKeyPrefix: string;
@@ -147,6 +148,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     logLevel: oneOf(env, 'LOG_LEVEL', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const, 'info'),
     bodyLimit: '64kb',
     sqliteBusyTimeoutMs: integer(env, 'SQLITE_BUSY_TIMEOUT_MS', 1000, 0, 60_000),
+    statementTimeoutMs: integer(env, 'DATABASE_STATEMENT_TIMEOUT_MS', 5000, 100, 600_000),
     trustProxy: trustProxy(env.TRUST_PROXY),
     redisUrl: env.REDIS_URL?.trim() || undefined,
     redisKeyPrefix: env.REDIS_KEY_PREFIX?.trim() || 'passkeys:',

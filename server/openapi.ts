@@ -63,6 +63,20 @@ const schemas = {
   },
 };
 
+// Every /v1 operation may also answer these.
+const common = { 429: problem('rate_limited, with Retry-After'), 503: problem('service_unavailable: the database is unreachable') };
+
+function withCommonResponses<T extends Record<string, Record<string, unknown>>>(paths: T): T {
+  for (const [path, item] of Object.entries(paths)) {
+    if (!path.startsWith('/v1/')) continue;
+    for (const operation of Object.values(item)) {
+      const responses = (operation as { responses?: Record<string, unknown> }).responses;
+      if (responses) Object.assign(responses, common);
+    }
+  }
+  return paths;
+}
+
 export function openApiDocument(config: Pick<Config, 'rpName' | 'origins'>) {
   return {
     openapi: '3.1.0',
@@ -79,7 +93,7 @@ export function openApiDocument(config: Pick<Config, 'rpName' | 'origins'>) {
         apiKey: { type: 'apiKey', in: 'header', name: 'X-API-Key' },
       },
     },
-    paths: {
+    paths: withCommonResponses({
       '/v1/challenges': {
         post: {
           summary: 'Start registration: sign up by email, or add a passkey to the signed-in account (bearer token)',
@@ -206,6 +220,37 @@ export function openApiDocument(config: Pick<Config, 'rpName' | 'origins'>) {
           },
         },
       },
+      '/v1/events': {
+        get: {
+          summary: "The signed-in user's recent audit events (newest first, at most 50)",
+          security: bearer,
+          responses: {
+            200: ok('Audit events', {
+              type: 'object',
+              required: ['events'],
+              properties: {
+                events: {
+                  type: 'array',
+                  items: {
+                    type: 'object',
+                    required: ['type', 'at', 'credentialId', 'detail', 'ip'],
+                    properties: {
+                      type: {
+                        enum: ['account.created', 'passkey.created', 'passkey.used', 'passkey.renamed', 'passkey.deleted', 'sign_in.failed', 'counter.regressed', 'session.revoked'],
+                      },
+                      at: { type: 'string', format: 'date-time' },
+                      credentialId: { type: ['string', 'null'] },
+                      detail: { type: ['string', 'null'] },
+                      ip: { type: ['string', 'null'] },
+                    },
+                  },
+                },
+              },
+            }),
+            401: problem('unauthorized'),
+          },
+        },
+      },
       '/v1/sessions/current': {
         delete: {
           summary: 'Sign out: revoke the presented token',
@@ -226,7 +271,16 @@ export function openApiDocument(config: Pick<Config, 'rpName' | 'origins'>) {
           responses: { 200: ok('Ready', { type: 'object' }), 503: problem('service_unavailable') },
         },
       },
+      '/metrics': {
+        get: {
+          summary: 'Prometheus metrics: needs `Authorization: Bearer $METRICS_TOKEN` when set, else loopback clients only',
+          responses: {
+            200: { description: 'Prometheus text format', content: { 'text/plain': { schema: { type: 'string' } } } },
+            401: problem('unauthorized (METRICS_TOKEN set, token missing or wrong)'),
+          },
+        },
+      },
       '/openapi.json': { get: { summary: 'This document', responses: { 200: ok('OpenAPI 3.1', { type: 'object' }) } } },
-    },
+    }),
   };
 }

@@ -4,7 +4,8 @@
 import type { Logger } from 'pino';
 import { createClient, type RedisClientType } from 'redis';
 
-export function connectRedis(url: string, log: Logger): RedisClientType {
+/** Connects, waiting up to `waitMs` for Redis; never fails: without Redis, limits are off until it comes. */
+export async function connectRedis(url: string, log: Logger, waitMs = 2000): Promise<RedisClientType> {
   const client: RedisClientType = createClient({
     url,
     disableOfflineQueue: true,
@@ -19,6 +20,11 @@ export function connectRedis(url: string, log: Logger): RedisClientType {
     if (reported) log.info('redis is back');
     reported = false;
   });
-  client.connect().catch(() => {});
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([
+    client.connect().catch(() => {}),
+    new Promise((resolve) => (timer = setTimeout(resolve, waitMs))),
+  ]);
+  clearTimeout(timer);
   return client;
 }

@@ -24,6 +24,7 @@ export interface DatabaseOptions {
   url: string;
   poolSize?: number;
   busyTimeoutMs?: number;
+  statementTimeoutMs?: number;
   onPoolError?: (error: Error) => void;
 }
 
@@ -42,15 +43,15 @@ class Client extends pg.Client {
   }
 }
 
-function openPostgres({ url, poolSize = 10, onPoolError }: DatabaseOptions): Db {
+function openPostgres({ url, poolSize = 10, statementTimeoutMs = 5000, onPoolError }: DatabaseOptions): Db {
   const pool = new pg.Pool({
     Client,
     connectionString: url,
     max: poolSize,
     connectionTimeoutMillis: 5_000,
     idleTimeoutMillis: 30_000,
-    // A request never waits on the database for longer than this.
-    statement_timeout: 10_000,
+    // A request never waits on a locked or slow database for longer than this.
+    statement_timeout: statementTimeoutMs,
     types: {
       getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
         oid === INT8_OID ? Number : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,

@@ -1,7 +1,7 @@
 // A fresh service per test: in-memory SQLite, migrated, a fixed clock the test
 // can move, listening on a random port so tests go through real HTTP.
 import type { AddressInfo } from 'node:net';
-import pino from 'pino';
+import pino, { type Logger } from 'pino';
 import { createApp } from '../../server/app.js';
 import { closeDeps, openDeps } from '../../server/bootstrap.js';
 import { loadConfig, type Config } from '../../server/config.js';
@@ -29,6 +29,7 @@ export const apiKey = testEnv.API_KEYS;
 export async function startService(
   env: Record<string, string> = {},
   overrides: Partial<Config> = {},
+  options: { log?: Logger } = {},
 ): Promise<TestService> {
   // A database of its own, unless the test brings one (to restart on it).
   const database = env.DATABASE_URL ? undefined : await freshDatabase();
@@ -39,7 +40,7 @@ export async function startService(
       this.now = new Date(this.now.getTime() + seconds * 1000);
     },
   };
-  const deps = await openDeps(config, pino({ level: config.logLevel }), () => clock.now);
+  const deps = await openDeps(config, options.log ?? pino({ level: config.logLevel }), () => clock.now);
   const server = createApp(deps).listen(0, '127.0.0.1');
   await new Promise((resolve) => server.once('listening', resolve));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;

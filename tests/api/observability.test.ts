@@ -1,0 +1,168 @@
+import { Writable } from 'node:stream';
+import pino from 'pino';
+import { afterEach, describe, expect, it } from 'vitest';
+import { sweepExpired } from '../../server/sweep.js';
+import {
+  apiKey,
+  auditTrail,
+  bearer,
+  signIn,
+  signUp,
+  SoftAuthenticator,
+  startService,
+  startSignIn,
+  tableCounts,
+  type TestService,
+} from '../helpers/service.js';
+
+let service: TestService;
+afterEach(() => service.close());
+
+function captureLogs() {
+  const lines: Record<string, any>[] = [];
+  const stream = new Writable({
+    write(chunk, _encoding, done) {
+      for (const line of chunk.toString().split('\n').filter(Boolean)) lines.push(JSON.parse(line));
+      done();
+    },
+  });
+  return { lines, log: pino({ level: 'info' }, stream) };
+}
+
+describe('logs', () => {
+  it('carry a request id on every line, one line per request, and the outcome of each ceremony with its reason', async () => {
+    const { lines, log } = captureLogs();
+    service = await startService({}, {}, { log });
+    const authenticator = new SoftAuthenticator();
+    await signUp(service, authenticator, 'alice@example.com');
+    const { challengeId, options } = await startSignIn(service, 'alice@example.com');
+    const failed = await service.request('PUT', '/v1/tokens', { challengeId, authentication: await authenticator.getAssertion(options, { flipSignatureBit: true }) }, { 'x-request-id': 'trace-42' });
+    expect(failed.headers.get('x-request-id')).toBe('trace-42');
+
+    const requestLines = lines.filter((line) => line.msg === 'request completed' || line.msg === 'request errored');
+    expect(requestLines).toHaveLength(4); // 2 for sign-up, 2 for sign-in
+    expect(lines.every((line) => typeof line.reqId === 'string')).toBe(true);
+    const outcome = lines.find((line) => line.ceremony === 'authentication' && line.step === 'finish');
+    expect(outcome).toMatchObject({ outcome: 'failure', code: 'authentication_failed', reqId: 'trace-42', reason: expect.stringContaining('ignature') });
+    expect(lines.filter((line) => line.outcome === 'success')).toHaveLength(3);
+  });
+
+  it('never contain a token, a key, a credential or an API key', async () => {
+    const { lines, log } = captureLogs();
+    service = await startService({}, {}, { log });
+    const authenticator = new SoftAuthenticator();
+    const { token } = await signUp(service, authenticator, 'alice@example.com');
+    await service.request('GET', '/v1/me', undefined, bearer(token));
+    await service.request('POST', '/v1/tokens/introspect', { token }, { 'x-api-key': apiKey });
+    await service.request('POST', '/v1/tokens/introspect', { token }, { 'x-api-key': 'a-wrong-api-key-123456' });
+    const { body } = await signIn(service, authenticator, 'alice@example.com');
+    await service.request('GET', '/v1/me', undefined, bearer(body.token));
+
+    const text = JSON.stringify(lines);
+    const [header, payload, signature] = token.split('.');
+    for (const secret of [header!, payload!, signature!, body.token.split('.')[2], apiKey, 'a-wrong-api-key-123456', Buffer.from(authenticator.credentials[0]!.publicKey).toString('hex'), Buffer.from(authenticator.credentials[0]!.publicKey).toString('base64url')]) {
+      expect(text).not.toContain(secret);
+    }
+    const jwk = (service.deps.keys.jwks.keys[0] as { x: string }).x;
+    expect(text).not.toContain(jwk);
+  });
+});
+
+describe('audit trail', () => {
+  it('records passkeys created, used, renamed and deleted, failed sign-ins, counter regressions and revocations', async () => {
+    service = await startService();
+    const phone = new SoftAuthenticator({ counterStart: 5 });
+    const { token, userId } = await signUp(service, phone, 'alice@example.com');
+    const laptop = new SoftAuthenticator();
+    const start = await service.request('POST', '/v1/challenges', {}, bearer(token));
+    const finish = await service.request('PUT', '/v1/challenges', { challengeId: start.body.challengeId, registration: await laptop.createCredential(start.body.options) });
+    const laptopId = finish.body.credential.id;
+    service.clock.advance(1);
+    expect((await signIn(service, phone, 'alice@example.com')).status).toBe(200);
+    service.clock.advance(1);
+    let ceremony = await startSignIn(service, 'alice@example.com');
+    await service.request('PUT', '/v1/tokens', { challengeId: ceremony.challengeId, authentication: await phone.getAssertion(ceremony.options, { flipSignatureBit: true }) });
+    service.clock.advance(1);
+    ceremony = await startSignIn(service, 'alice@example.com');
+    await service.request('PUT', '/v1/tokens', { challengeId: ceremony.challengeId, authentication: await phone.getAssertion(ceremony.options, { counter: 2 }) });
+    service.clock.advance(1);
+    await service.request('PATCH', `/v1/credentials/${laptopId}`, { name: 'Laptop' }, bearer(token));
+    service.clock.advance(1);
+    await service.request('DELETE', `/v1/credentials/${laptopId}`, undefined, bearer(token));
+    service.clock.advance(1);
+    await service.request('DELETE', '/v1/sessions/current', undefined, bearer(token));
+
+    const trail = await auditTrail(service.deps, userId);
+    expect(trail.map((event) => event.type)).toEqual([
+      'account.created',
+      'passkey.created',
+      'passkey.created',
+      'passkey.used',
+      'sign_in.failed',
+      'counter.regressed',
+      'passkey.renamed',
+      'passkey.deleted',
+      'session.revoked',
+    ]);
+    expect(trail.find((event) => event.type === 'counter.regressed')).toMatchObject({ credential_id: phone.credentials[0]!.idHex, detail: expect.stringContaining('stored 6, received 2') });
+    expect(trail.every((event) => event.ip === '127.0.0.1' || event.ip === '::ffff:127.0.0.1')).toBe(true);
+  });
+
+  it('the signed-in user reads their own recent events, newest first, and nobody else\'s', async () => {
+    service = await startService();
+    const alice = await signUp(service, new SoftAuthenticator(), 'alice@example.com');
+    await signUp(service, new SoftAuthenticator(), 'bob@example.com');
+    service.clock.advance(5);
+    const renamed = await service.request('GET', '/v1/credentials', undefined, bearer(alice.token));
+    await service.request('PATCH', `/v1/credentials/${renamed.body.credentials[0].id}`, { name: 'Phone' }, bearer(alice.token));
+    const reply = await service.request('GET', '/v1/events', undefined, bearer(alice.token));
+    expect(reply.status).toBe(200);
+    const types = reply.body.events.map((event: { type: string }) => event.type);
+    expect(types[0]).toBe('passkey.renamed');
+    expect(types.slice(1).sort()).toEqual(['account.created', 'passkey.created']); // written in one transaction, at one time
+    expect(reply.body.events[0]).toEqual({ type: 'passkey.renamed', at: service.clock.now.toISOString(), credentialId: renamed.body.credentials[0].id, detail: 'Phone', ip: expect.any(String) });
+    expect((await service.request('GET', '/v1/events')).status).toBe(401);
+  });
+});
+
+describe('metrics', () => {
+  it('count requests by route and status, ceremonies by result, and challenges outstanding', async () => {
+    service = await startService();
+    const authenticator = new SoftAuthenticator();
+    await signUp(service, authenticator, 'alice@example.com');
+    await startSignIn(service, 'alice@example.com');
+    await service.request('GET', '/v1/credentials/abc');
+    const reply = await service.request('GET', '/metrics');
+    expect(reply.status).toBe(200);
+    expect(reply.headers.get('content-type')).toContain('text/plain');
+    const text = reply.body as string;
+    expect(text).toContain('http_requests_total{method="POST",route="/v1/challenges",status="200"} 1');
+    expect(text).toContain('http_requests_total{method="GET",route="/v1/credentials/:id",status="405"} 1');
+    expect(text).toMatch(/http_request_duration_seconds_bucket\{le="0.005",method="PUT",route="\/v1\/challenges",status="201"\} \d+/);
+    expect(text).toContain('passkey_ceremonies_total{kind="registration",step="finish",result="success"} 1');
+    expect(text).toContain('passkey_challenges_outstanding 1');
+  });
+
+  it('need the bearer METRICS_TOKEN when one is set', async () => {
+    service = await startService({ METRICS_TOKEN: 'metrics-token-0123456789' });
+    expect((await service.request('GET', '/metrics')).status).toBe(401);
+    expect((await service.request('GET', '/metrics', undefined, bearer('wrong'))).status).toBe(401);
+    expect((await service.request('GET', '/metrics', undefined, bearer('metrics-token-0123456789'))).status).toBe(200);
+  });
+});
+
+describe('sweep', () => {
+  it('removes expired challenges and sessions, and keeps live ones', async () => {
+    service = await startService({ SESSION_TTL_SECONDS: '600' });
+    const authenticator = new SoftAuthenticator();
+    const { token } = await signUp(service, authenticator, 'alice@example.com');
+    await startSignIn(service, 'alice@example.com');
+    service.clock.advance(301);
+    await startSignIn(service, 'alice@example.com'); // live
+    expect(await sweepExpired(service.deps)).toEqual({ challenges: 1, sessions: 0, auditEvents: 0 });
+    service.clock.advance(300);
+    expect(await sweepExpired(service.deps)).toEqual({ challenges: 1, sessions: 1, auditEvents: 0 });
+    expect(await tableCounts(service.deps)).toMatchObject({ challenges: 0, sessions: 0, users: 1 });
+    expect((await service.request('GET', '/v1/me', undefined, bearer(token))).status).toBe(401);
+  });
+});

@@ -1,0 +1,96 @@
+import { randomBytes } from 'node:crypto';
+import { afterEach, describe, expect, it } from 'vitest';
+import { signIn, signUp, SoftAuthenticator, startService, type TestService } from '../helpers/service.js';
+import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
+
+const redisUrl = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+const limits = { RATE_LIMIT_ENABLED: 'true', RATE_LIMIT_CEREMONY_PER_IP: '5', RATE_LIMIT_CEREMONY_PER_EMAIL: '3' };
+const from = (ip: string) => ({ 'x-forwarded-for': ip });
+
+const cleanup: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  while (cleanup.length) await cleanup.pop()!();
+});
+async function service(env: Record<string, string>) {
+  const started = await startService(env);
+  cleanup.push(() => started.close());
+  return started;
+}
+
+async function exhaust(svc: TestService, n: number, headers: Record<string, string>, body: object = {}) {
+  for (let i = 0; i < n; i++) expect((await svc.request('POST', '/v1/tokens', body, headers)).status).toBe(200);
+}
+
+describe('rate limits', () => {
+  it('over the limit -> 429 rate_limited problem+json with Retry-After', async () => {
+    const svc = await service(limits);
+    await exhaust(svc, 5, {});
+    const reply = await svc.request('POST', '/v1/tokens', {});
+    expect(reply.status).toBe(429);
+    expect(reply.body).toMatchObject({ code: 'rate_limited', status: 429 });
+    expect(reply.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+    expect(Number(reply.headers.get('retry-after'))).toBeGreaterThan(0);
+  });
+
+  it('one client over the limit does not affect another (TRUST_PROXY set)', async () => {
+    const svc = await service({ ...limits, TRUST_PROXY: 'loopback' });
+    await exhaust(svc, 5, from('203.0.113.1'));
+    expect((await svc.request('POST', '/v1/tokens', {}, from('203.0.113.1'))).status).toBe(429);
+    expect((await svc.request('POST', '/v1/tokens', {}, from('203.0.113.2'))).status).toBe(200);
+  });
+
+  it('without TRUST_PROXY a spoofed X-Forwarded-For does not give a fresh bucket', async () => {
+    const svc = await service(limits);
+    await exhaust(svc, 5, from('203.0.113.1'));
+    expect((await svc.request('POST', '/v1/tokens', {}, from('198.51.100.7'))).status).toBe(429);
+  });
+
+  it('an attacker spending the per-email limit does not lock the victim out', async () => {
+    const svc = await service({ ...limits, TRUST_PROXY: 'loopback' });
+    const victim = new SoftAuthenticator();
+    await signUp(svc, victim, 'victim@example.com');
+    await exhaust(svc, 3, from('203.0.113.66'), { email: 'victim@example.com' });
+    expect((await svc.request('POST', '/v1/tokens', { email: 'victim@example.com' }, from('203.0.113.66'))).status).toBe(429);
+    const start = await svc.request('POST', '/v1/tokens', { email: 'victim@example.com' }, from('192.0.2.10'));
+    expect(start.status).toBe(200);
+  });
+
+  it('guard introspection and the account endpoints too', async () => {
+    const svc = await service({ RATE_LIMIT_ENABLED: 'true', RATE_LIMIT_INTROSPECTION_PER_IP: '2', RATE_LIMIT_ACCOUNT_PER_IP: '2' });
+    for (let i = 0; i < 2; i++) expect((await svc.request('POST', '/v1/tokens/introspect', { token: 'x' })).status).toBe(401);
+    expect((await svc.request('POST', '/v1/tokens/introspect', { token: 'x' })).status).toBe(429);
+    for (let i = 0; i < 2; i++) expect((await svc.request('GET', '/v1/me')).status).toBe(401);
+    expect((await svc.request('GET', '/v1/credentials')).status).toBe(429);
+  });
+
+  it('RATE_LIMIT_ENABLED=false turns them off', async () => {
+    const svc = await service({ ...limits, RATE_LIMIT_ENABLED: 'false' });
+    await exhaust(svc, 20, {});
+  });
+});
+
+describe('rate limits in Redis', () => {
+  it('are shared by every instance', async () => {
+    const env = { ...limits, REDIS_URL: redisUrl, REDIS_KEY_PREFIX: `test-${randomBytes(6).toString('hex')}:` };
+    const a = await service(env);
+    const b = await service(env);
+    await exhaust(a, 3, {});
+    await exhaust(b, 2, {});
+    expect((await a.request('POST', '/v1/tokens', {})).status).toBe(429);
+    expect((await b.request('POST', '/v1/tokens', {})).status).toBe(429);
+  });
+
+  it('when Redis is lost, sign-in goes on without limits, and limits come back with Redis', async () => {
+    const proxy: TcpProxy = await startTcpProxy({ host: '127.0.0.1', port: 6379 });
+    cleanup.push(() => proxy.close());
+    const svc = await service({ ...limits, REDIS_URL: `redis://127.0.0.1:${proxy.port}`, REDIS_KEY_PREFIX: `test-${randomBytes(6).toString('hex')}:` });
+    const authenticator = new SoftAuthenticator();
+    await signUp(svc, authenticator, 'alice@example.com');
+
+    await proxy.cut();
+    for (let i = 0; i < 8; i++) expect((await signIn(svc, authenticator, 'alice@example.com')).status).toBe(200);
+
+    await proxy.restore();
+    await expect.poll(async () => (await svc.request('POST', '/v1/tokens', {})).status, { timeout: 10_000, interval: 200 }).toBe(429);
+  });
+});
