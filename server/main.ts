@@ -38,15 +38,16 @@ function shutdown(signal: string) {
     server.closeAllConnections();
   }, config.shutdownTimeoutSeconds * 1000);
   deadline.unref();
+  // Keep-alive connections go as soon as their last request is answered.
+  const reaper = setInterval(() => server.closeIdleConnections(), 100);
   server.close(() => {
     clearTimeout(deadline);
+    clearInterval(reaper);
     void closeDeps(deps).then(
       () => process.exit(0),
       () => process.exit(1),
     );
   });
-  // Keep-alive connections with no request in flight would hold close() open.
-  server.closeIdleConnections();
 }
 process.on('SIGTERM', () => shutdown('SIGTERM'));
 process.on('SIGINT', () => shutdown('SIGINT'));

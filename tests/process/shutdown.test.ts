@@ -1,0 +1,40 @@
+// Graceful shutdown: on SIGTERM the service stops accepting connections, lets the
+// request in flight finish, closes the database and exits 0.
+import { request } from 'node:http';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { expect, it } from 'vitest';
+import { startProcess } from '../helpers/process.js';
+
+it('SIGTERM lets the in-flight request finish, refuses new ones, and exits 0', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'passkeys-shutdown-'));
+  try {
+    const service = await startProcess({ DATABASE_URL: join(dir, 'passkeys.db') });
+    const url = new URL(service.url);
+    const exited = new Promise<number | null>((resolve) => service.child.once('exit', resolve));
+
+    // A request whose body arrives slowly: half now, the rest after SIGTERM.
+    const reply = new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const req = request({ host: url.hostname, port: url.port, method: 'POST', path: '/v1/tokens', headers: { 'content-type': 'application/json' } }, (res) => {
+        let body = '';
+        res.on('data', (chunk) => (body += chunk));
+        res.on('end', () => resolve({ status: res.statusCode!, body }));
+      });
+      req.on('error', reject);
+      req.write('{"email": "alice@');
+      setTimeout(() => {
+        service.child.kill('SIGTERM');
+        setTimeout(() => req.end('example.com"}'), 300);
+      }, 100);
+    });
+
+    const finished = await reply;
+    expect(finished.status).toBe(200);
+    expect(JSON.parse(finished.body).challengeId).toEqual(expect.any(String));
+    expect(await exited).toBe(0);
+    await expect(fetch(`${service.url}/healthz`)).rejects.toThrow();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
