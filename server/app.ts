@@ -10,6 +10,7 @@ import { errorHandler, notFound, requireJson } from './http/errors.js';
 import { createMetrics } from './http/metrics.js';
 import { apiRouter } from './routes/api.js';
 import { operationsRouter } from './routes/operations.js';
+import { webRouter } from './routes/web.js';
 
 const requestId = /^[A-Za-z0-9._-]{1,64}$/;
 
@@ -75,6 +76,7 @@ export function createApp(deps: Deps): express.Express {
   app.use(express.json({ limit: deps.config.bodyLimit, strict: true }));
   app.use(apiRouter(deps, metrics));
   app.use(operationsRouter(deps, metrics));
+  app.use(webRouter());
   app.use(notFound);
   app.use(errorHandler(deps.log));
   return app;

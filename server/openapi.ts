@@ -107,7 +107,9 @@ export function openApiDocument(config: Pick<Config, 'rpName' | 'origins'>) {
           },
         },
         put: {
-          summary: 'Finish registration; a sign-up signs the new user in',
+          summary:
+            'Finish registration; a sign-up signs the new user in. Adding a passkey needs the same bearer token as its start, and returns it unchanged',
+          security: [{}, ...bearer],
           requestBody: requestBody(body.FinishRegistration),
           responses: {
             201: ok('The passkey is stored', {
@@ -116,6 +118,7 @@ export function openApiDocument(config: Pick<Config, 'rpName' | 'origins'>) {
               properties: { ...signedIn.properties, credential: ref('Credential') },
             }),
             400: problem('registration_failed, unknown_challenge or invalid_request'),
+            401: problem("unauthorized: adding a passkey without the account's valid token"),
             409: problem('account_exists or credential_exists'),
             410: problem('challenge_expired'),
           },

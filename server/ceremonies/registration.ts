@@ -2,7 +2,10 @@
 // signed-in account. Invariants:
 // - The WebAuthn user handle is random, made once per account, never the email.
 // - Sign-up for an email that has an account is 409 account_exists and stores
-//   nothing; only a signed-in user can add a passkey to an account.
+//   nothing; only a signed-in user can add a passkey to an account, and the finish
+//   needs the same user's still-valid session as the start did (a sign-out in
+//   between stops it). Adding a passkey mints no new session: the caller's token
+//   is returned as it is.
 // - One user-verification policy (config.userVerification) for options and
 //   verification alike.
 // - The account, the credential, the session and the consumption of the challenge
@@ -24,7 +27,7 @@ import { insertSession } from '../db/sessions.js';
 import { findUserByEmail, findUserById, insertUser } from '../db/users.js';
 import type { CredentialsTable, UsersTable } from '../db/schema.js';
 import { AppError } from '../errors.js';
-import { mintSessionToken } from '../tokens/session-tokens.js';
+import { mintSessionToken, verifySessionToken } from '../tokens/session-tokens.js';
 import { nameForAaguid } from './authenticator-names.js';
 import { ChallengeRejected, finishWithChallenge, saveChallenge, type Challenge } from './challenges.js';
 import { toCredentialJSON, toDescriptor, type CredentialJSON } from './credential-json.js';
@@ -182,18 +185,27 @@ function challengeProblem(error: unknown): never {
   throw error;
 }
 
+/** A sign-up gets a new session; adding a passkey keeps the caller's, which must be the account's. */
+async function sessionFor(deps: Deps, challenge: Challenge, userId: string, bearer: string | undefined) {
+  if (!challenge.user_id) return mintSessionToken(deps, { id: userId, email: challenge.email! });
+  const claims = bearer ? await verifySessionToken(deps, bearer) : undefined;
+  if (claims?.sub !== challenge.user_id) {
+    throw new AppError('unauthorized', 'Adding a passkey needs the signed-in account\'s token at the finish too');
+  }
+  return { token: bearer!, expiresAt: new Date(claims.exp * 1000).toISOString(), session: undefined };
+}
+
 export async function finishRegistration(
   deps: Deps,
   input: FinishRegistrationInput,
   context: RequestContext = {},
+  bearer?: string,
 ): Promise<FinishedRegistration> {
   const finish = finishWithChallenge(deps, input.challengeId, 'registration', async (challenge) => {
     const userId = challenge.user_id ?? randomUUID();
+    const signedIn = await sessionFor(deps, challenge, userId, bearer);
     const credential = await verifyNewCredential(deps, input.registration, challenge.challenge, userId, input.name);
     const account = newAccount(challenge, userId, credential.created_at);
-    const email = account?.email ?? (await findUserById(deps.db, userId))?.email;
-    if (!email) throw new AppError('unauthorized', 'The account no longer exists');
-    const minted = await mintSessionToken(deps, { id: userId, email });
 
     await deps.db
       .transaction()
@@ -207,7 +219,7 @@ export async function finishRegistration(
           throw new AppError('credential_exists', 'This passkey is registered already');
         }
         await insertCredential(trx, credential);
-        await insertSession(trx, minted.session);
+        if (signedIn.session) await insertSession(trx, signedIn.session);
         const event = { user_id: userId, credential_id: credential.id, ip: context.ip ?? null, created_at: credential.created_at };
         if (account) await insertAuditEvent(trx, { ...event, type: 'account.created' });
         await insertAuditEvent(trx, { ...event, type: 'passkey.created', detail: credential.name });
@@ -222,7 +234,7 @@ export async function finishRegistration(
         throw error;
       });
 
-    return { userId, credential: toCredentialJSON(credential), token: minted.token, expiresAt: minted.expiresAt };
+    return { userId, credential: toCredentialJSON(credential), token: signedIn.token, expiresAt: signedIn.expiresAt };
   });
   return finish.catch(challengeProblem);
 }

@@ -26,6 +26,13 @@ function asAppError(error: unknown): AppError | undefined {
   if (typeof type === 'string' && type in bodyErrors) {
     return new AppError(bodyErrors[type]!, (error as Error).message, { cause: error });
   }
+  // Any other client error raised by Express or its parsers (http-errors with a 4xx
+  // status, e.g. a path parameter that is not valid percent-encoding).
+  const status = (error as { status?: unknown } | null)?.status;
+  if (typeof status === 'number' && status >= 400 && status < 500) {
+    const code: ErrorCode = status === 413 ? 'payload_too_large' : status === 415 ? 'unsupported_media_type' : 'invalid_request';
+    return new AppError(code, (error as Error).message, { cause: error });
+  }
   if (isDatabaseUnavailable(error)) {
     return new AppError('service_unavailable', 'The database is unavailable: try again shortly', { cause: error });
   }

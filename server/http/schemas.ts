@@ -3,14 +3,16 @@
 // also feed the OpenAPI document, so the reference and the checks cannot drift.
 import { z } from 'zod';
 
+// Text we store: well-formed Unicode without NUL (PostgreSQL refuses both).
+const text = () => z.string().refine((value) => value.isWellFormed() && !value.includes('\0'), 'must be valid text');
+
 const base64url = z.string().max(16_384).regex(/^[A-Za-z0-9_-]*={0,2}$/, 'expected base64url');
-const email = z
-  .string()
+const email = text()
   .trim()
   .max(254)
   .pipe(z.email())
   .transform((value) => value.toLowerCase());
-const label = (max: number) => z.string().trim().min(1).max(max);
+const label = (max: number) => text().trim().min(1).max(max);
 const transports = z.array(z.enum(['ble', 'cable', 'hybrid', 'internal', 'nfc', 'smart-card', 'usb'])).max(8);
 const extensionResults = z.record(z.string(), z.unknown());
 

@@ -34,7 +34,8 @@ export function apiRouter(deps: Deps, metrics: Metrics): Router {
     },
     put: async (req, res) => {
       const input = parseBody(body.FinishRegistration, req);
-      const finished = await ceremony(req, 'registration', 'finish', () => finishRegistration(deps, input, context(req)));
+      const token = bearerToken(req);
+      const finished = await ceremony(req, 'registration', 'finish', () => finishRegistration(deps, input, context(req), token));
       res.status(201).set('Cache-Control', 'no-store').json(finished);
     },
   });

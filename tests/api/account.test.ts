@@ -16,7 +16,7 @@ const as = (value: string) => bearer(value);
 async function addPasskey(authenticator: SoftAuthenticator, name?: string) {
   const start = await service.request('POST', '/v1/challenges', {}, as(token));
   const registration = await authenticator.createCredential(start.body.options);
-  const finish = await service.request('PUT', '/v1/challenges', { challengeId: start.body.challengeId, registration, name });
+  const finish = await service.request('PUT', '/v1/challenges', { challengeId: start.body.challengeId, registration, name }, as(token));
   expect(finish.status).toBe(201);
   return finish.body.credential;
 }

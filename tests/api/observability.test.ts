@@ -75,7 +75,7 @@ describe('audit trail', () => {
     const { token, userId } = await signUp(service, phone, 'alice@example.com');
     const laptop = new SoftAuthenticator();
     const start = await service.request('POST', '/v1/challenges', {}, bearer(token));
-    const finish = await service.request('PUT', '/v1/challenges', { challengeId: start.body.challengeId, registration: await laptop.createCredential(start.body.options) });
+    const finish = await service.request('PUT', '/v1/challenges', { challengeId: start.body.challengeId, registration: await laptop.createCredential(start.body.options) }, bearer(token));
     const laptopId = finish.body.credential.id;
     service.clock.advance(1);
     expect((await signIn(service, phone, 'alice@example.com')).status).toBe(200);

@@ -161,12 +161,36 @@ describe('adding a passkey to the signed-in account', () => {
 
     const laptop = new SoftAuthenticator({ algorithm: 'Ed25519' });
     const registration = await laptop.createCredential(start.body.options);
-    const finish = await service.request('PUT', '/v1/challenges', { challengeId: start.body.challengeId, registration });
+    const finish = await service.request('PUT', '/v1/challenges', { challengeId: start.body.challengeId, registration }, bearer(account.token));
     expect(finish.status).toBe(201);
-    expect(finish.body.userId).toBe(account.userId);
+    expect(finish.body).toMatchObject({ userId: account.userId, token: account.token, expiresAt: account.expiresAt });
     expect((await signIn(service, laptop, 'heidi@example.com')).body.userId).toBe(account.userId);
     expect((await signIn(service, phone)).body.userId).toBe(account.userId);
     expect(await tableCounts(service.deps)).toMatchObject({ users: 1, credentials: 2 });
+  });
+
+  it('needs the same account\'s token at the finish -> 401 unauthorized without it, nothing stored', async () => {
+    const account = await signUp(service, new SoftAuthenticator(), 'lena@example.com');
+    const other = await signUp(service, new SoftAuthenticator(), 'mike@example.com');
+    for (const headers of [{}, bearer(other.token), bearer('not-a-valid-token')]) {
+      const start = await service.request('POST', '/v1/challenges', {}, bearer(account.token));
+      const registration = await new SoftAuthenticator().createCredential(start.body.options);
+      const before = await tableCounts(service.deps);
+      const finish = await service.request('PUT', '/v1/challenges', { challengeId: start.body.challengeId, registration }, headers);
+      expect(finish.status).toBe(401);
+      expect(finish.body.code).toBe('unauthorized');
+      expect(await tableCounts(service.deps)).toEqual({ ...before, challenges: before.challenges - 1 });
+    }
+  });
+
+  it('signed out between start and finish -> 401 unauthorized, no passkey added', async () => {
+    const account = await signUp(service, new SoftAuthenticator(), 'nina@example.com');
+    const start = await service.request('POST', '/v1/challenges', {}, bearer(account.token));
+    const registration = await new SoftAuthenticator().createCredential(start.body.options);
+    expect((await service.request('DELETE', '/v1/sessions/current', undefined, bearer(account.token))).status).toBe(204);
+    const finish = await service.request('PUT', '/v1/challenges', { challengeId: start.body.challengeId, registration }, bearer(account.token));
+    expect(finish.status).toBe(401);
+    expect(await tableCounts(service.deps)).toMatchObject({ credentials: 1 });
   });
 
   it('on an authenticator that holds one of them -> the authenticator refuses (excludeCredentials)', async () => {

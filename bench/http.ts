@@ -1,0 +1,28 @@
+// A small keep-alive HTTP JSON client: the load driver's only network code.
+import { Agent, request } from 'node:http';
+
+export interface Reply {
+  status: number;
+  body: any;
+}
+
+export function createClient(maxSockets: number) {
+  const agent = new Agent({ keepAlive: true, maxSockets });
+  function call(base: URL, method: string, path: string, body?: unknown): Promise<Reply> {
+    return new Promise((resolve, reject) => {
+      const payload = body === undefined ? undefined : JSON.stringify(body);
+      const headers = payload ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) } : {};
+      const req = request({ agent, host: base.hostname, port: base.port, method, path, headers }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString();
+          resolve({ status: res.statusCode!, body: text ? JSON.parse(text) : undefined });
+        });
+      });
+      req.on('error', reject);
+      req.end(payload);
+    });
+  }
+  return { call, close: () => agent.destroy() };
+}

@@ -1,0 +1,61 @@
+// Browser tests: a real Chromium (the system's, see tests/e2e/env.ts) with its
+// virtual WebAuthn authenticator, against a service this run starts itself with a
+// fresh in-memory database, and a site on two other origins that embeds the form.
+import { defineConfig } from '@playwright/test';
+import { chromiumPath, embedHostOrigin, serviceUrl } from './tests/e2e/env.js';
+
+export default defineConfig({
+  testDir: 'tests/e2e',
+  fullyParallel: true,
+  forbidOnly: true,
+  retries: 0,
+  reporter: process.env.CI ? [['list'], ['html', { open: 'never' }]] : 'list',
+  timeout: 30_000,
+  expect: { timeout: 5_000 },
+  use: {
+    baseURL: serviceUrl,
+    browserName: 'chromium',
+    locale: 'en-GB',
+    timezoneId: 'UTC',
+    trace: 'retain-on-failure',
+    launchOptions: {
+      executablePath: chromiumPath,
+      args: [
+        // Chromium's sandbox does not run as root (CI containers).
+        ...(process.getuid?.() === 0 ? ['--no-sandbox'] : []),
+        // Without these Chromium keeps trying to reach Google from a machine that may have no network.
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+        '--no-first-run',
+        // Containers often give /dev/shm 64 MB, which Chromium can run out of.
+        '--disable-dev-shm-usage',
+      ],
+    },
+  },
+  webServer: [
+    {
+      command: 'npx tsx server/main.ts',
+      url: `${serviceUrl}/readyz`,
+      reuseExistingServer: false,
+      timeout: 60_000,
+      env: {
+        PORT: new URL(serviceUrl).port,
+        HOST: '127.0.0.1',
+        RP_ID: 'localhost',
+        ORIGINS: `${serviceUrl},${embedHostOrigin}`,
+        DATABASE_URL: ':memory:',
+        LOG_LEVEL: 'warn',
+        // Every test's person signs up from 127.0.0.1: allow that many ceremonies a minute.
+        RATE_LIMIT_CEREMONY_PER_IP: '10000',
+        RATE_LIMIT_ACCOUNT_PER_IP: '10000',
+        REDIS_URL: '',
+      },
+    },
+    {
+      command: 'npx tsx tests/e2e/host-site.ts',
+      url: `${embedHostOrigin}/`,
+      reuseExistingServer: false,
+    },
+  ],
+});

@@ -1,0 +1,73 @@
+// The browser side: the demo page at `/` and its files from web/, the two browser
+// libraries it needs (served from node_modules, never from a CDN), and `/embed.js`,
+// the embeddable form. `/embed.js` is one script for other origins to load: the
+// SimpleWebAuthn bundle, web/passkeys.js and web/embed.js, wrapped in one function
+// so that nothing of it lands in the embedding page's globals.
+import { existsSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import express, { Router, type RequestHandler } from 'express';
+import { route } from '../http/route.js';
+
+const require = createRequire(import.meta.url);
+
+// web/ sits beside package.json, whether this file runs from server/ (tsx) or dist/server/ (node).
+function findWebDir(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(dir, 'package.json'))) {
+    if (dirname(dir) === dir) throw new Error('web/: no package.json above server/routes');
+    dir = dirname(dir);
+  }
+  return join(dir, 'web');
+}
+
+// The package exports only its ESM and CommonJS entry points; the UMD bundle sits beside them.
+const simpleWebAuthnBundle = join(dirname(require.resolve('@simplewebauthn/browser')), '../dist/bundle/index.umd.min.js');
+const alpineCspBundle = require.resolve('@alpinejs/csp/dist/cdn.min.js');
+
+const read = (path: string) => readFileSync(path, 'utf8');
+
+function embedScript(simpleWebAuthn: string, webDir: string): string {
+  return [
+    '(() => {',
+    // The UMD bundle fills `module.exports` when it sees CommonJS, instead of setting a global.
+    'const module = { exports: {} }, exports = module.exports;',
+    simpleWebAuthn,
+    'const SimpleWebAuthnBrowser = module.exports;',
+    read(join(webDir, 'passkeys.js')),
+    read(join(webDir, 'embed.js')),
+    '})();',
+  ].join('\n');
+}
+
+// File names carry no version, so browsers revalidate (ETag) rather than keep a stale copy.
+const revalidate = 'no-cache';
+
+const javascript = (source: string): RequestHandler => (_req, res) => {
+  res.set('Cache-Control', revalidate).type('text/javascript; charset=utf-8').send(source);
+};
+
+export function webRouter(): Router {
+  const router = Router();
+  const webDir = findWebDir();
+  const simpleWebAuthn = read(simpleWebAuthnBundle);
+  const embed = embedScript(simpleWebAuthn, webDir);
+
+  route(router, '/embed.js', {
+    get: (_req, res) => {
+      // Loaded by pages on other origins: helmet's default would make the browser refuse it there.
+      res.set({ 'Cross-Origin-Resource-Policy': 'cross-origin', 'Cache-Control': 'public, max-age=300' });
+      res.type('text/javascript; charset=utf-8').send(embed);
+    },
+  });
+  route(router, '/', {
+    get: (_req, res) => res.set('Cache-Control', revalidate).sendFile(join(webDir, 'index.html'), { cacheControl: false }),
+  });
+  route(router, '/vendor/simplewebauthn-browser.js', { get: javascript(simpleWebAuthn) });
+  route(router, '/vendor/alpine-csp.js', { get: javascript(read(alpineCspBundle)) });
+  router.use(
+    express.static(webDir, { index: false, cacheControl: false, setHeaders: (res) => res.set('Cache-Control', revalidate) }),
+  );
+  return router;
+}

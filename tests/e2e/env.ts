@@ -1,0 +1,10 @@
+// Where the browser tests run: their own service on port 3100 (3000 may be a
+// developer's), a page on a listed second origin that embeds the form, and one on
+// an origin the service does not list. All three are localhost, so one RP ID
+// (localhost) covers them, and browsers treat http://localhost as secure.
+export const serviceUrl = 'http://localhost:3100';
+export const embedHostOrigin = 'http://localhost:4173';
+export const unlistedOrigin = 'http://localhost:4174';
+
+/** The system Chromium: Playwright's own browser download is not used. */
+export const chromiumPath = process.env.CHROMIUM_PATH || '/usr/bin/chromium';

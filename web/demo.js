@@ -1,0 +1,291 @@
+// The demo page: one Alpine component, registered for Alpine's CSP build (which
+// never evaluates strings as code, so the page runs under script-src 'self').
+// The session token lives in this component only, never in localStorage or a
+// cookie: a reload signs out, and no script that runs later can find it there.
+'use strict';
+
+document.addEventListener('alpine:init', () => {
+  const { browserSupportsWebAuthn, browserSupportsWebAuthnAutofill, startAuthentication } = SimpleWebAuthnBrowser;
+  const api = createPasskeyClient(new URL('./', location.href));
+  const dateTime = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'short' });
+  const timeOfDay = new Intl.DateTimeFormat(undefined, { timeStyle: 'short' });
+  const relativeTime = new Intl.RelativeTimeFormat('en', { numeric: 'auto' });
+
+  // "just now", "in 5 minutes", "2 hours ago", "in 3 days": rounded first, so 59.9 minutes is "1 hour".
+  function relative(at, now) {
+    const seconds = (at - now) / 1000;
+    if (Math.abs(seconds) < 45) return seconds > 0 ? 'in less than a minute' : 'just now';
+    const minutes = Math.round(seconds / 60);
+    if (Math.abs(minutes) < 60) return relativeTime.format(minutes, 'minute');
+    const hours = Math.round(seconds / 3_600);
+    if (Math.abs(hours) < 24) return relativeTime.format(hours, 'hour');
+    return relativeTime.format(Math.round(seconds / 86_400), 'day');
+  }
+
+  const focusById = (id) => document.getElementById(id)?.focus();
+
+  Alpine.data('demo', () => ({
+    supported: browserSupportsWebAuthn(),
+    unsupportedMessage: unsupportedBrowser.message,
+    email: '',
+    emailInvalid: false,
+    busy: false,
+    status: { tone: 'info', text: '' },
+    session: null, // { token, expiresAt, claims }
+    profile: null,
+    passkeys: [],
+    renaming: null, // the id of the passkey whose name is being edited
+    draftName: '',
+    deleting: null, // the passkey the confirmation dialog asks about
+    now: Date.now(),
+    autofillTimer: 0,
+    statusTimer: 0,
+
+    init() {
+      // Keep what was typed (or restored by the browser) before this script ran.
+      this.email = document.getElementById('email').value;
+      if (!this.supported) return;
+      setInterval(() => this.tick(), 15_000);
+      this.startAutofill();
+    },
+
+    // Moves the relative times on, and ends the session when its token expires.
+    tick() {
+      this.now = Date.now();
+      if (this.session && this.now >= Date.parse(this.session.expiresAt)) this.endSession('error', serviceMessages.unauthorized);
+    },
+
+    // Successes clear themselves after a while; errors stay until replaced or dismissed.
+    say(tone, text) {
+      clearTimeout(this.statusTimer);
+      this.status = { tone, text };
+      if (tone === 'success') this.statusTimer = setTimeout(() => this.dismiss(), 8_000);
+    },
+
+    dismiss() {
+      this.status = { tone: 'info', text: '' };
+    },
+
+    fail(error, ceremony) {
+      const problem = describeError(error, ceremony);
+      if (!problem) return;
+      if (problem.code === 'session_expired') this.endSession('error', problem.message);
+      else this.say('error', problem.message);
+    },
+
+    // Runs one thing a person asked for; clicks while it runs do nothing.
+    async run(ceremony, action) {
+      if (this.busy) return;
+      this.busy = true;
+      try {
+        await action();
+      } catch (error) {
+        this.fail(error, ceremony);
+      } finally {
+        this.busy = false;
+      }
+    },
+
+    // A ceremony started by a button. It aborted any autofill request, so when it
+    // ends without a session, autofill is offered again.
+    async ceremony(kind, action) {
+      if (!this.supported) return this.say('error', unsupportedBrowser.message);
+      await this.run(kind, action);
+      this.startAutofill();
+    },
+
+    validEmail() {
+      this.emailInvalid = this.email === '' || !this.$refs.email.validity.valid;
+      if (this.emailInvalid) {
+        this.say('error', invalidEmail.message);
+        this.$refs.email.focus();
+      }
+      return !this.emailInvalid;
+    },
+
+    // Enter in the Email field submits with the first button, Sign up.
+    submit(event) {
+      return event.submitter?.value === 'sign-in' ? this.signIn() : this.signUp();
+    },
+
+    signUp() {
+      if (!this.validEmail()) return;
+      return this.ceremony('registration', async () => {
+        this.say('info', ceremonyPrompts.registration);
+        await this.signedIn(await api.signUp(this.email), 'Welcome! Your passkey is saved and you are signed in.');
+      });
+    },
+
+    // With an email, that account's passkeys; with none, any passkey of this site.
+    signIn() {
+      if (this.email !== '' && !this.validEmail()) return;
+      return this.ceremony('authentication', () => this.signInWith(this.email));
+    },
+
+    signInWithPasskey() {
+      return this.ceremony('authentication', () => this.signInWith(''));
+    },
+
+    async signInWith(email) {
+      this.emailInvalid = false;
+      this.say('info', ceremonyPrompts.authentication);
+      await this.signedIn(await api.signIn(email), 'You are signed in.');
+    },
+
+    // Autofill (conditional UI): the browser lists this site's passkeys among the Email
+    // field's suggestions. The request waits until one is picked or a button's ceremony
+    // aborts it, and is renewed before its challenge expires. A failed request stays
+    // quiet and is not retried at once: the buttons work, and say what is wrong.
+    async startAutofill() {
+      clearTimeout(this.autofillTimer);
+      if (this.session || this.busy || !(await browserSupportsWebAuthnAutofill())) return;
+      const started = await api.startSignIn().catch(() => null);
+      if (!started || this.session || this.busy) return;
+      const renewIn = Math.max((started.options.timeout ?? 300_000) - 30_000, 30_000);
+      this.autofillTimer = setTimeout(() => this.startAutofill(), renewIn);
+      let authentication;
+      try {
+        authentication = await startAuthentication({ optionsJSON: started.options, useBrowserAutofill: true });
+      } catch {
+        return;
+      }
+      clearTimeout(this.autofillTimer);
+      await this.run('authentication', async () => {
+        await this.signedIn(await api.finishSignIn(started.challengeId, authentication), 'You are signed in.');
+      });
+    },
+
+    async signedIn({ token, expiresAt }, message) {
+      const [profile, passkeys] = await Promise.all([api.profile(token), api.passkeys(token)]);
+      Object.assign(this, { session: { token, expiresAt, claims: decodeTokenClaims(token) }, profile, passkeys });
+      this.now = Date.now();
+      this.say('success', message);
+      this.$nextTick(() => focusById('account-title'));
+    },
+
+    endSession(tone, message) {
+      Object.assign(this, { session: null, profile: null, passkeys: [], renaming: null, deleting: null });
+      this.say(tone, message);
+      this.$nextTick(() => focusById('signed-out-title'));
+      this.startAutofill();
+    },
+
+    async signOut() {
+      if (this.busy || !this.session) return;
+      const { token, expiresAt } = this.session;
+      this.busy = true;
+      const problem = await api.signOut(token).then(
+        () => null,
+        (error) => describeError(error),
+      );
+      this.busy = false;
+      if (problem && problem.code !== 'session_expired') {
+        const until = timeOfDay.format(Date.parse(expiresAt));
+        const message = `You are signed out on this page, but the service could not end your session: it stays valid until ${until}.`;
+        this.endSession('error', `${message} ${problem.message}`);
+      } else {
+        this.endSession('success', 'You are signed out.');
+      }
+    },
+
+    addPasskey() {
+      const { token } = this.session;
+      return this.run('registration', async () => {
+        this.say('info', ceremonyPrompts.registration);
+        const credential = await api.addPasskey(token);
+        this.passkeys = await api.passkeys(token);
+        this.say('success', 'Passkey added. Give it a name you will recognise.');
+        this.startRename(credential);
+      });
+    },
+
+    startRename(passkey) {
+      this.renaming = passkey.id;
+      this.draftName = passkey.name;
+      this.$nextTick(() => {
+        const input = document.getElementById(`rename-${passkey.id}`);
+        input.focus();
+        input.select();
+      });
+    },
+
+    stopRename() {
+      const id = this.renaming;
+      this.renaming = null;
+      this.$nextTick(() => focusById(`rename-button-${id}`));
+    },
+
+    saveName() {
+      const { token } = this.session;
+      const id = this.renaming;
+      const name = this.draftName.trim();
+      if (name === '') return this.say('error', 'Give the passkey a name, or choose Cancel.');
+      if (name === this.passkeys.find((passkey) => passkey.id === id).name) return this.stopRename();
+      return this.run(undefined, async () => {
+        const renamed = await api.renamePasskey(token, id, name);
+        this.passkeys = this.passkeys.map((passkey) => (passkey.id === id ? renamed : passkey));
+        this.stopRename();
+        this.say('success', `Passkey renamed to “${renamed.name}”.`);
+      });
+    },
+
+    // The service refuses too; saying it here spares a pointless confirmation.
+    askDelete(passkey) {
+      if (this.passkeys.length === 1) return this.say('error', serviceMessages.last_credential);
+      this.deleting = passkey;
+      this.$refs.confirmDelete.showModal();
+    },
+
+    cancelDelete() {
+      this.$refs.confirmDelete.close();
+    },
+
+    confirmDelete() {
+      const { token } = this.session;
+      const passkey = this.deleting;
+      this.$refs.confirmDelete.close();
+      return this.run(undefined, async () => {
+        // Already gone (deleted in another tab) is as good as deleted.
+        await api.deletePasskey(token, passkey.id).catch((error) => {
+          if (error.code !== 'not_found') throw error;
+        });
+        this.passkeys = await api.passkeys(token);
+        this.say('success', `Passkey “${passkey.name}” deleted. It may still be listed on its device, but it no longer signs in here.`);
+        this.$nextTick(() => focusById('passkeys-title'));
+      });
+    },
+
+    get deletingName() {
+      return this.deleting ? this.deleting.name : '';
+    },
+
+    get sessionEnds() {
+      const at = Date.parse(this.session.expiresAt);
+      return `${timeOfDay.format(at)} (${relative(at, this.now)})`;
+    },
+
+    get claims() {
+      return Object.entries(this.session.claims).map(([name, value]) => ({
+        name,
+        value: ['iat', 'exp', 'nbf'].includes(name) ? `${value} (${dateTime.format(value * 1000)})` : String(value),
+      }));
+    },
+
+    formatDate(iso) {
+      return dateTime.format(Date.parse(iso));
+    },
+
+    lastUsed(passkey) {
+      return passkey.lastUsedAt ? `Last used ${relative(Date.parse(passkey.lastUsedAt), this.now)}` : 'Never used';
+    },
+
+    // WebAuthn's backup flags: eligible (multiDevice) and, of those, backed up now.
+    storage(passkey) {
+      if (passkey.backedUp) return { kind: 'synced', label: 'Synced', hint: 'Backed up by a password manager and available on your other devices' };
+      if (passkey.deviceType === 'multiDevice') {
+        return { kind: 'unsynced', label: 'Not backed up yet', hint: 'Can be synced, but is on one device for now' };
+      }
+      return { kind: 'device-bound', label: 'Device-bound', hint: 'Lives on one device or security key only, and cannot be copied' };
+    },
+  }));
+});

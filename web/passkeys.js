@@ -1,0 +1,151 @@
+// The browser side of the passkey service, shared by the demo page and the
+// embeddable form: the v1 API calls, the WebAuthn ceremonies (through
+// SimpleWebAuthn), and a human message for every way they can fail. A classic
+// script, not a module: the demo page loads it after the SimpleWebAuthn bundle,
+// and /embed.js inlines both into one function scope.
+'use strict';
+
+/** A failed call to the service: `code` is the contract's problem code, or `unreachable`. */
+class ServiceError extends Error {
+  constructor(code, status, detail, options) {
+    super(detail || code, options);
+    this.name = 'ServiceError';
+    this.code = code;
+    this.status = status;
+  }
+}
+
+/** The v1 API at `baseUrl` (a URL ending in `/`), with the ceremonies that need the browser. */
+function createPasskeyClient(baseUrl) {
+  const { startRegistration, startAuthentication } = SimpleWebAuthnBrowser;
+
+  async function call(method, path, { token, body } = {}) {
+    const headers = {};
+    if (body !== undefined) headers['Content-Type'] = 'application/json';
+    if (token) headers.Authorization = `Bearer ${token}`;
+    let response;
+    try {
+      response = await fetch(new URL(path, baseUrl), {
+        method,
+        headers,
+        body: body === undefined ? undefined : JSON.stringify(body),
+        credentials: 'omit',
+        cache: 'no-store',
+      });
+    } catch (cause) {
+      // Offline, service down, or (on another origin) an origin the service does not list.
+      throw new ServiceError('unreachable', 0, `Could not reach ${baseUrl}`, { cause });
+    }
+    if (response.status === 204) return undefined;
+    const data = await response.json().catch(() => null);
+    if (!response.ok) throw new ServiceError(data?.code ?? 'unexpected_response', response.status, data?.detail);
+    return data;
+  }
+
+  const startSignIn = (email) => call('POST', 'v1/tokens', { body: email ? { email } : {} });
+  const finishSignIn = (challengeId, authentication) => call('PUT', 'v1/tokens', { body: { challengeId, authentication } });
+
+  return {
+    /** A new account and its first passkey; resolves to { userId, token, expiresAt, credential }. */
+    async signUp(email) {
+      const { challengeId, options } = await call('POST', 'v1/challenges', { body: { email } });
+      const registration = await startRegistration({ optionsJSON: options });
+      return call('PUT', 'v1/challenges', { body: { challengeId, registration } });
+    },
+    /** With an email: that account's passkeys. Without: any passkey of this site. Resolves to { userId, token, expiresAt }. */
+    async signIn(email) {
+      const { challengeId, options } = await startSignIn(email);
+      return finishSignIn(challengeId, await startAuthentication({ optionsJSON: options }));
+    },
+    // Autofill (conditional UI) runs its ceremony in two steps, so a page can stop between them.
+    startSignIn,
+    finishSignIn,
+    /** Another passkey for the signed-in account; resolves to the new credential. */
+    async addPasskey(token) {
+      const { challengeId, options } = await call('POST', 'v1/challenges', { token, body: {} });
+      const registration = await startRegistration({ optionsJSON: options });
+      return (await call('PUT', 'v1/challenges', { token, body: { challengeId, registration } })).credential;
+    },
+    profile: (token) => call('GET', 'v1/me', { token }),
+    passkeys: async (token) => (await call('GET', 'v1/credentials', { token })).credentials,
+    renamePasskey: (token, id, name) => call('PATCH', `v1/credentials/${id}`, { token, body: { name } }),
+    deletePasskey: (token, id) => call('DELETE', `v1/credentials/${id}`, { token }),
+    signOut: (token) => call('DELETE', 'v1/sessions/current', { token }),
+  };
+}
+
+/** The claims of a session token (a JWT), decoded for display; the service verifies it, not us. */
+function decodeTokenClaims(token) {
+  const payload = token.split('.')[1].replace(/-/g, '+').replace(/_/g, '/');
+  return JSON.parse(new TextDecoder().decode(Uint8Array.from(atob(payload), (c) => c.charCodeAt(0))));
+}
+
+const unsupportedBrowser = {
+  code: 'unsupported',
+  message: "This browser can't use passkeys here. Use a current browser, on a page served over https (or http://localhost).",
+};
+
+/** What to say while the browser's own passkey prompt is up. */
+const ceremonyPrompts = {
+  registration: 'Follow your browser to create a passkey…',
+  authentication: 'Follow your browser to use your passkey…',
+};
+
+const invalidEmail = { code: 'invalid_email', message: 'Enter your email address, like name@example.com.' };
+
+const serviceMessages = {
+  unreachable: "Can't reach the passkey service. Check your connection and try again.",
+  account_exists: 'An account with this email already exists. Choose Sign in instead.',
+  unauthorized: 'Your session has ended. Sign in again.',
+  authentication_failed:
+    "That passkey isn't registered here any more (it may have been deleted from your account). Try another passkey, or sign up.",
+  registration_failed: "Your passkey couldn't be verified. Try again, or use another device.",
+  credential_exists: 'That passkey is registered already. Use it to sign in.',
+  challenge_expired: 'That took too long and the request expired. Try again.',
+  unknown_challenge: 'That took too long and the request expired. Try again.',
+  last_credential: "You can't delete your only passkey: you couldn't sign in any more. Add another passkey first.",
+  not_found: "That passkey doesn't exist any more.",
+  rate_limited: 'Too many attempts. Wait a minute, then try again.',
+};
+
+/**
+ * What to tell a person about a failure, as { code, message }; null when there is
+ * nothing to say (a ceremony was aborted because the page started another one).
+ * `ceremony` names what was attempted: 'registration' or 'authentication'.
+ */
+function describeError(error, ceremony) {
+  if (error instanceof ServiceError) {
+    const code = error.code === 'unauthorized' ? 'session_expired' : error.code;
+    const message =
+      serviceMessages[error.code] ??
+      (error.status >= 500
+        ? 'Something went wrong on our side. Try again in a moment.'
+        : `The service refused this request: ${error.message}`);
+    return { code, message };
+  }
+  switch (error?.name) {
+    case 'AbortError':
+      return null;
+    case 'NotAllowedError':
+      // The browser does not tell "cancelled" from "no passkey here", by design (privacy).
+      return ceremony === 'registration'
+        ? { code: 'cancelled', message: 'No passkey was created: the request was cancelled or timed out. Try again when you are ready.' }
+        : {
+            code: 'cancelled',
+            message: 'No passkey was used: you cancelled, or this device has no passkey for this site. Try again, or sign up.',
+          };
+    case 'InvalidStateError':
+      return { code: 'passkey_exists', message: 'This device already has a passkey for this account. Use another device or security key.' };
+    case 'SecurityError':
+      return {
+        code: 'wrong_domain',
+        message: `Passkeys of this service don't work on ${location.hostname}. Open the page at the service's own address.`,
+      };
+    case 'ConstraintError':
+    case 'NotSupportedError':
+      return { code: 'unsupported_authenticator', message: "This device can't create the kind of passkey needed here. Try another device." };
+  }
+  if (!SimpleWebAuthnBrowser.browserSupportsWebAuthn()) return unsupportedBrowser;
+  console.error(error);
+  return { code: 'unexpected', message: 'Something went wrong. Try again.' };
+}
