@@ -4,6 +4,7 @@
 // database and Redis.
 import { existsSync } from 'node:fs';
 import { createApp } from './app.js';
+import { answerClientError } from './http/errors.js';
 import { closeDeps, openDeps } from './bootstrap.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { createLogger } from './logger.js';
@@ -26,6 +27,7 @@ const stopSweeping = startSweeping(deps);
 const server = createApp(deps).listen(config.port, config.host, () => {
   log.info({ port: config.port, rpId: config.rpId, origins: config.origins }, `listening on ${config.origins[0]}`);
 });
+server.on('clientError', answerClientError);
 
 let stopping = false;
 function shutdown(signal: string) {

@@ -1,6 +1,7 @@
 // The only place that writes problem+json. Body-parser failures, unknown routes,
 // wrong methods and thrown AppErrors all end here; anything else is a bug: 500,
 // logged with its stack, and nothing of it shown to the client.
+import type { Duplex } from 'node:stream';
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import type { Logger } from 'pino';
 import { isDatabaseUnavailable } from '../db/errors.js';
@@ -66,6 +67,25 @@ export const methodNotAllowed =
     res.set('Allow', allowed.join(', '));
     throw new AppError('method_not_allowed', `${req.method} is not allowed here; use ${allowed.join(' or ')}`);
   };
+
+/**
+ * Requests Node's HTTP parser rejects before Express sees them (an unknown
+ * method, a malformed request line or header) still get problem+json.
+ */
+export function answerClientError(error: Error & { code?: string }, socket: Duplex): void {
+  if (!socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const tooLarge = error.code === 'HPE_HEADER_OVERFLOW';
+  const problem = toProblem(
+    new AppError(tooLarge ? 'payload_too_large' : 'invalid_request', tooLarge ? 'Request headers too large' : 'Malformed HTTP request'),
+  );
+  const body = JSON.stringify(problem);
+  socket.end(
+    `HTTP/1.1 ${problem.status} ${problem.title}\r\nContent-Type: application/problem+json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+  );
+}
 
 /** POST, PUT and PATCH bodies must be JSON; a request without a body counts as `{}`. */
 export const requireJson: RequestHandler = (req, _res, next) => {

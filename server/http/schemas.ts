@@ -16,6 +16,9 @@ const label = (max: number) => text().trim().min(1).max(max);
 const transports = z.array(z.enum(['ble', 'cable', 'hybrid', 'internal', 'nfc', 'smart-card', 'usb'])).max(8);
 const extensionResults = z.record(z.string(), z.unknown());
 
+// Challenge ids are UUIDs; anything else can only be unknown.
+const challengeId = z.string().regex(/^[A-Za-z0-9-]{1,64}$/, 'expected a challenge id');
+
 export const StartRegistration = z.object({
   email: email.optional(),
   displayName: label(64).optional(),
@@ -38,7 +41,7 @@ export const RegistrationResponse = z.object({
 });
 
 export const FinishRegistration = z.object({
-  challengeId: z.string().min(1).max(64),
+  challengeId,
   registration: RegistrationResponse,
   name: label(64).optional(),
 });
@@ -60,7 +63,7 @@ export const AuthenticationResponse = z.object({
 });
 
 export const FinishSignIn = z.object({
-  challengeId: z.string().min(1).max(64),
+  challengeId,
   authentication: AuthenticationResponse,
 });
 

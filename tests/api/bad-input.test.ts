@@ -110,6 +110,20 @@ describe('garbage inside well-formed requests', () => {
 });
 
 describe('routes and methods', () => {
+  it('a method the HTTP parser does not know -> 400 problem+json', async () => {
+    const { connect } = await import('node:net');
+    const url = new URL(service.url);
+    const raw = await new Promise<string>((resolve) => {
+      const socket = connect(Number(url.port), url.hostname, () => socket.write('FOO /v1/me HTTP/1.1\r\nHost: x\r\n\r\n'));
+      let text = '';
+      socket.on('data', (chunk) => (text += chunk));
+      socket.on('end', () => resolve(text));
+    });
+    expect(raw).toMatch(/^HTTP\/1.1 400 Bad Request\r\n/);
+    expect(raw).toContain('Content-Type: application/problem+json');
+    expect(JSON.parse(raw.split('\r\n\r\n')[1]!)).toMatchObject({ status: 400, code: 'invalid_request' });
+  });
+
   it('an unknown route -> 404 not_found', async () => {
     await expectProblem(await service.request('GET', '/v1/nothing-here'), 404, 'not_found');
   });
