@@ -8,7 +8,8 @@
 //
 //   npm run bench -- [--db sqlite|postgres] [--instances 1,2] [--mode signin|signup]
 //     [--concurrency 32] [--duration 10] [--warmup 3] [--repeat 3]
-//     [--users 1000] [--filler 0,1000000] [--pin] [--soak 600] [--node-args "--cpu-prof"]
+//     [--users 1000] [--filler 0,1000000] [--pin] [--soak 600]
+//     [--node-args="--cpu-prof"] [--env="SQLITE_SYNCHRONOUS=NORMAL ..."]
 //
 // --pin runs the service on CPU 0 and this driver on CPU 1 (taskset), so figures are
 // comparable from run to run. --soak S drives load for S seconds and prints the
@@ -38,6 +39,7 @@ const { values: args } = parseArgs({
     pin: { type: 'boolean', default: false },
     soak: { type: 'string', default: '0' },
     'node-args': { type: 'string', default: '' },
+    env: { type: 'string', default: '' },
   },
 });
 
@@ -110,18 +112,19 @@ async function run(instanceCount: number, filler: number, floorPerSecond: number
   const schema = args.db === 'postgres' ? await freshPostgresSchema() : undefined;
   const databaseUrl = schema?.url ?? join(tmp, 'bench.db');
   const nodeArgs = args['node-args'].split(' ').filter(Boolean);
+  const env = Object.fromEntries(args.env.split(' ').filter(Boolean).map((pair) => pair.split('=', 2) as [string, string]));
   const cpus = args.pin ? ['0', '0'] : [undefined, undefined];
   const instances: Instance[] = [];
   try {
-    instances.push(await startInstance(http, { databaseUrl, cpu: cpus[0], nodeArgs }));
+    instances.push(await startInstance(http, { databaseUrl, cpu: cpus[0], nodeArgs, env }));
     const seeded = performance.now();
     await seedFiller(databaseUrl, filler);
     const seedSeconds = (performance.now() - seeded) / 1000;
-    for (let i = 1; i < instanceCount; i++) instances.push(await startInstance(http, { databaseUrl, cpu: cpus[i], nodeArgs }));
+    for (let i = 1; i < instanceCount; i++) instances.push(await startInstance(http, { databaseUrl, cpu: cpus[i], nodeArgs, env }));
     const users = await registerUsers(http, instances[0]!, Number(args.users));
     await drive(instances, users, Number(args.warmup));
 
-    const title = `${args.mode} on ${args.db}, ${instanceCount} instance(s)${args.pin ? ' pinned to CPU 0' : ''}, ${concurrency} clients, ${users.length} active users + ${filler} filler (seeded in ${seedSeconds.toFixed(0)} s)`;
+    const title = `${args.mode} on ${args.db}${args.env ? ` (${args.env})` : ''}, ${instanceCount} instance(s)${args.pin ? ' pinned to CPU 0' : ''}, ${concurrency} clients, ${users.length} active users + ${filler} filler (seeded in ${seedSeconds.toFixed(0)} s)`;
     if (Number(args.soak) > 0) {
       const pid = instances[0]!.child.pid!;
       const first = await drive(instances, users, 60);

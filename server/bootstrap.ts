@@ -12,6 +12,7 @@ export async function openDeps(config: Config, log: Logger, now: () => Date = ()
     url: config.databaseUrl,
     poolSize: config.databasePoolSize,
     busyTimeoutMs: config.sqliteBusyTimeoutMs,
+    synchronous: config.sqliteSynchronous,
     statementTimeoutMs: config.statementTimeoutMs,
     onPoolError: (error) => log.warn({ err: error }, 'database connection lost'),
   });

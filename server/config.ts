@@ -20,6 +20,7 @@ export interface Config {
   logLevel: string;
   bodyLimit: string;
   sqliteBusyTimeoutMs: number;
+  sqliteSynchronous: 'FULL' | 'NORMAL';
   statementTimeoutMs: number;
   trustProxy: boolean | number | string;
   redisUrl: string | undefined;
@@ -148,6 +149,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     logLevel: oneOf(env, 'LOG_LEVEL', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const, 'info'),
     bodyLimit: '64kb',
     sqliteBusyTimeoutMs: integer(env, 'SQLITE_BUSY_TIMEOUT_MS', 1000, 0, 60_000),
+    sqliteSynchronous: oneOf(env, 'SQLITE_SYNCHRONOUS', ['FULL', 'NORMAL'] as const, 'FULL'),
     statementTimeoutMs: integer(env, 'DATABASE_STATEMENT_TIMEOUT_MS', 5000, 100, 600_000),
     trustProxy: trustProxy(env.TRUST_PROXY),
     redisUrl: env.REDIS_URL?.trim() || undefined,

@@ -2,9 +2,9 @@
 // queries and migrations run on both engines; this file is the only one that
 // knows which engine it is talking to.
 //
-// SQLite (the default) runs in WAL mode with synchronous=FULL: every commit is
-// fsynced before the client hears "success", so a sign-up or sign-in that was
-// answered survives a power cut, not only a process crash. Foreign keys are on;
+// SQLite (the default) runs in WAL mode with synchronous=FULL (SQLITE_SYNCHRONOUS):
+// every commit is fsynced before the client hears "success", so a sign-up or
+// sign-in that was answered survives a power cut, not only a process crash. Foreign keys are on;
 // a short busy timeout lets a second writer wait a moment for the lock, then the
 // request answers 503 rather than hanging.
 //
@@ -15,7 +15,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import SQLite from 'better-sqlite3';
-import { Kysely, Migrator, PostgresAdapter, PostgresDialect, sql, SqliteDialect, type MigrationProvider } from 'kysely';
+import { Kysely, Migrator, PostgresAdapter, PostgresDialect, sql, SqliteDialect, type MigrationProvider, type SqliteDatabase } from 'kysely';
 import pg from 'pg';
 import { migrations } from '../../migrations/index.js';
 import type { Database, Db } from './schema.js';
@@ -24,6 +24,7 @@ export interface DatabaseOptions {
   url: string;
   poolSize?: number;
   busyTimeoutMs?: number;
+  synchronous?: 'FULL' | 'NORMAL';
   statementTimeoutMs?: number;
   onPoolError?: (error: Error) => void;
 }
@@ -61,15 +62,33 @@ function openPostgres({ url, poolSize = 10, statementTimeoutMs = 5000, onPoolErr
   return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
 }
 
-function openSqlite({ url, busyTimeoutMs = 1000 }: DatabaseOptions): Db {
+// Kysely prepares every query afresh; the queries are a small fixed set, so keep
+// their prepared statements (better-sqlite3 runs one statement at a time anyway).
+function withStatementCache(sqlite: SQLite.Database): SqliteDatabase {
+  const statements = new Map<string, SQLite.Statement>();
+  return {
+    close: () => sqlite.close(),
+    prepare(sql: string) {
+      let statement = statements.get(sql);
+      if (!statement) {
+        if (statements.size >= 256) statements.clear();
+        statement = sqlite.prepare(sql);
+        statements.set(sql, statement);
+      }
+      return statement;
+    },
+  };
+}
+
+function openSqlite({ url, busyTimeoutMs = 1000, synchronous = 'FULL' }: DatabaseOptions): Db {
   if (url !== ':memory:') mkdirSync(dirname(url), { recursive: true });
   const sqlite = new SQLite(url);
   sqlite.pragma('journal_mode = WAL');
-  sqlite.pragma('synchronous = FULL');
+  sqlite.pragma(`synchronous = ${synchronous}`);
   sqlite.pragma('foreign_keys = ON');
   // better-sqlite3 waits synchronously: keep this short, a locked database answers 503.
   sqlite.pragma(`busy_timeout = ${busyTimeoutMs}`);
-  return new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+  return new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });
 }
 
 export function openDatabase(options: DatabaseOptions): Db {

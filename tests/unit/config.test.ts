@@ -50,6 +50,11 @@ describe('loadConfig parsing', () => {
     expect(loadConfig({ CHALLENGE_TTL_SECONDS: '3600' }).challengeTtlSeconds).toBe(3600);
   });
 
+  it('durability defaults to synchronous=FULL, and NORMAL can be chosen', () => {
+    expect(loadConfig({}).sqliteSynchronous).toBe('FULL');
+    expect(loadConfig({ SQLITE_SYNCHRONOUS: 'NORMAL' }).sqliteSynchronous).toBe('NORMAL');
+  });
+
   it('USER_VERIFICATION=preferred is accepted', () => {
     expect(loadConfig({ USER_VERIFICATION: 'preferred' }).userVerification).toBe('preferred');
   });
@@ -76,6 +81,8 @@ describe('loadConfig refuses invalid input with a ConfigError naming the variabl
     ['an RP_ID with a scheme', { RP_ID: 'https://example.com' }, 'RP_ID'],
     ['an RP_ID with a port', { RP_ID: 'example.com:8443' }, 'RP_ID'],
     ['a USER_VERIFICATION other than required or preferred', { USER_VERIFICATION: 'discouraged' }, 'USER_VERIFICATION'],
+    ['a SQLITE_SYNCHRONOUS other than FULL or NORMAL', { SQLITE_SYNCHRONOUS: 'OFF' }, 'SQLITE_SYNCHRONOUS'],
+    ['a RATE_LIMIT_ENABLED that is not a boolean', { RATE_LIMIT_ENABLED: 'maybe' }, 'RATE_LIMIT_ENABLED'],
     ['an API key shorter than 16 characters', { API_KEYS: 'short-key' }, 'API_KEYS'],
     ['one short API key among long ones', { API_KEYS: 'a-long-enough-api-key-1,tiny' }, 'API_KEYS'],
   ])('%s', (_case, env, variable) => {
