@@ -157,7 +157,7 @@ async function run(instanceCount: number, filler: number, floorPerSecond: number
 
 const floor = await measureFloor();
 console.log(
-  `floor, one core, in-process: verify ${(floor.verify * 1e6).toFixed(0)} µs + JWT ${(floor.sign * 1e6).toFixed(0)} µs + database ${(floor.database * 1e6).toFixed(0)} µs = ${(floor.total * 1e6).toFixed(0)} µs -> ${floor.perSecond.toFixed(0)} ceremonies/s`,
+  `floor, one core, in-process: assertion verify ${(floor.verify * 1e6).toFixed(0)} µs + JWT ${(floor.sign * 1e6).toFixed(0)} µs + SQLite statements ${(floor.database * 1e6).toFixed(0)} µs = ${(floor.total * 1e6).toFixed(0)} µs -> ${floor.perSecond.toFixed(0)} ceremonies/s`,
 );
 for (const filler of args.filler.split(',').map(Number)) {
   for (const count of args.instances.split(',').map(Number)) await run(count, filler, floor.perSecond);
