@@ -3,6 +3,7 @@
 // not found (404), never "forbidden". An account always keeps one passkey.
 import type { Deps, RequestContext } from './deps.js';
 import { insertAuditEvent, listAuditEventsByUser } from './db/audit-events.js';
+import { revokeSessionsOfCredential } from './db/sessions.js';
 import { countCredentials, deleteCredential, findCredentialById, listCredentialsByUser, renameCredential } from './db/credentials.js';
 import { findUserById, lockUser } from './db/users.js';
 import { AppError } from './errors.js';
@@ -30,7 +31,11 @@ export async function renamePasskey(deps: Deps, userId: string, id: string, name
   });
 }
 
-export async function deletePasskey(deps: Deps, userId: string, id: string, context: RequestContext = {}): Promise<void> {
+/**
+ * Deletes a passkey and ends the sessions it opened (a stolen passkey's sessions
+ * die with it), except the caller's own session, `currentJti`.
+ */
+export async function deletePasskey(deps: Deps, userId: string, id: string, currentJti: string, context: RequestContext = {}): Promise<void> {
   await deps.db.transaction().execute(async (trx) => {
     // Serialise deletions per account, so two concurrent deletes cannot both pass the guard.
     await lockUser(trx, userId);
@@ -38,6 +43,7 @@ export async function deletePasskey(deps: Deps, userId: string, id: string, cont
     if (!(await findCredentialById(trx, id).then((row) => row?.user_id === userId))) throw notFound();
     if (count <= 1) throw new AppError('last_credential', 'This is the only passkey of the account: add another before deleting it');
     await deleteCredential(trx, userId, id);
+    await revokeSessionsOfCredential(trx, id, currentJti, deps.now().toISOString());
     await insertAuditEvent(trx, { ...audit(deps, context, userId), type: 'passkey.deleted', credential_id: id });
   });
 }

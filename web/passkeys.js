@@ -98,7 +98,7 @@ const serviceMessages = {
   account_exists: 'An account with this email already exists. Choose Sign in instead.',
   unauthorized: 'Your session has ended. Sign in again.',
   authentication_failed:
-    "That passkey isn't registered here any more (it may have been deleted from your account). Try another passkey, or sign up.",
+    "Signing in with that passkey didn't work. It may have been removed from your account: try another passkey.",
   registration_failed: "Your passkey couldn't be verified. Try again, or use another device.",
   credential_exists: 'That passkey is registered already. Use it to sign in.',
   challenge_expired: 'That took too long and the request expired. Try again.',

@@ -30,7 +30,8 @@ import { ChallengeRejected, finishWithChallenge, saveChallenge } from './challen
 import { credentialIdToHex, toDescriptor } from './credential-json.js';
 import type { StartedCeremony } from './registration.js';
 
-const plausibleTransports: AuthenticatorTransport[][] = [['internal', 'hybrid'], ['hybrid', 'internal'], ['usb'], ['internal']];
+// Sorted, as browsers report transports and as they are stored.
+const plausibleTransports: AuthenticatorTransport[][] = [['hybrid', 'internal'], ['internal'], ['usb'], ['nfc', 'usb']];
 
 // What an unknown email gets instead of real credentials: looks like one passkey, never changes.
 function standInCredentials(secret: Uint8Array, email: string) {
@@ -44,12 +45,9 @@ export async function startSignIn(
 ): Promise<StartedCeremony<PublicKeyCredentialRequestOptionsJSON>> {
   const { config } = deps;
   const user = input.email === undefined ? undefined : await findUserByEmail(deps.db, input.email);
-  const allowCredentials =
-    input.email === undefined
-      ? []
-      : user
-        ? (await listCredentialsByUser(deps.db, user.id)).map(toDescriptor)
-        : standInCredentials(deps.enumerationSecret, input.email);
+  // An unknown email does the same reads as a known one, so it takes about as long.
+  const credentials = input.email === undefined ? [] : await listCredentialsByUser(deps.db, user?.id ?? '');
+  const allowCredentials = user || input.email === undefined ? credentials.map(toDescriptor) : standInCredentials(deps.enumerationSecret, input.email);
   const options = await generateAuthenticationOptions({
     rpID: config.rpId,
     allowCredentials,
@@ -125,7 +123,7 @@ export async function finishSignIn(
     if ((newCounter > 0 || storedCounter > 0) && newCounter <= storedCounter) {
       throw new CounterRegressed(storedCounter, newCounter);
     }
-    const minted = await mintSessionToken(deps, user);
+    const minted = await mintSessionToken(deps, user, credential.id);
     await deps.db.transaction().execute(async (trx) => {
       if (!(await consumeChallenge(trx, challenge.id))) throw signInFailed('challenge used by a concurrent finish');
       const usedAt = deps.now().toISOString();

@@ -1,11 +1,13 @@
 // Challenges are database rows, so any instance can finish a ceremony another
-// started. A challenge is bound to its kind and, where known, to its user; it
+// started; they are written without waiting for the disk (losing one in a power
+// cut only fails its ceremony). A challenge is bound to its kind and, where known, to its user; it
 // expires after CHALLENGE_TTL_SECONDS; it is used up by the finish that presents
 // it, whether that finish succeeds or fails. The winning finish consumes it inside
 // the transaction that writes its results (see consumeChallenge: DELETE ... RETURNING).
 import { randomUUID } from 'node:crypto';
 import type { Deps } from '../deps.js';
 import { consumeChallenge, findChallenge, insertChallenge } from '../db/challenges.js';
+import { withRelaxedDurability } from '../db/connect.js';
 import type { ChallengeKind, ChallengesTable } from '../db/schema.js';
 
 export type Challenge = ChallengesTable;
@@ -16,7 +18,7 @@ export async function saveChallenge(
 ): Promise<string> {
   const now = deps.now();
   const id = randomUUID();
-  await insertChallenge(deps.db, {
+  await withRelaxedDurability(deps.db, (db) => insertChallenge(db, {
     id,
     user_id: null,
     email: null,
@@ -25,7 +27,7 @@ export async function saveChallenge(
     ...fields,
     created_at: now.toISOString(),
     expires_at: new Date(now.getTime() + deps.config.challengeTtlSeconds * 1000).toISOString(),
-  });
+  }));
   return id;
 }
 

@@ -30,7 +30,7 @@ import { AppError } from '../errors.js';
 import { mintSessionToken, verifySessionToken } from '../tokens/session-tokens.js';
 import { nameForAaguid } from './authenticator-names.js';
 import { ChallengeRejected, finishWithChallenge, saveChallenge, type Challenge } from './challenges.js';
-import { toCredentialJSON, toDescriptor, type CredentialJSON } from './credential-json.js';
+import { credentialIdToHex, toCredentialJSON, toDescriptor, type CredentialJSON } from './credential-json.js';
 
 // EdDSA, ES256, RS256: the same list in the options and in verification.
 export const supportedAlgorithmIDs = [-8, -7, -257];
@@ -147,17 +147,18 @@ export async function verifyNewCredential(
   if (!verification.verified) throw registrationFailed('not verified');
   const { credential, credentialDeviceType, credentialBackedUp, aaguid } = verification.registrationInfo;
   // The id the client names must be the one the authenticator attested.
-  if (credential.id !== registration.id || registration.id !== registration.rawId) {
-    throw registrationFailed('response id does not match the attested credential id');
-  }
+  if (credential.id !== registration.id) throw registrationFailed('response id does not match the attested credential id');
+  const id = credentialIdToHex(credential.id);
+  // WebAuthn §7.1 step 26: credential ids are at most 1023 bytes.
+  if (id.length > 2046) throw registrationFailed(`credential id of ${id.length / 2} bytes, expected at most 1023`);
   return {
-    id: isoUint8Array.toHex(isoBase64URL.toBuffer(credential.id)),
+    id,
     user_id: userId,
     public_key: isoUint8Array.toHex(credential.publicKey),
     counter: credential.counter,
     device_type: credentialDeviceType,
     backed_up: credentialBackedUp ? 1 : 0,
-    transports: JSON.stringify(registration.response.transports ?? []),
+    transports: JSON.stringify([...(registration.response.transports ?? [])].sort()),
     aaguid,
     name: name ?? nameForAaguid(aaguid),
     created_at: deps.now().toISOString(),
@@ -186,8 +187,8 @@ function challengeProblem(error: unknown): never {
 }
 
 /** A sign-up gets a new session; adding a passkey keeps the caller's, which must be the account's. */
-async function sessionFor(deps: Deps, challenge: Challenge, userId: string, bearer: string | undefined) {
-  if (!challenge.user_id) return mintSessionToken(deps, { id: userId, email: challenge.email! });
+async function sessionFor(deps: Deps, challenge: Challenge, userId: string, credentialId: string, bearer: string | undefined) {
+  if (!challenge.user_id) return mintSessionToken(deps, { id: userId, email: challenge.email! }, credentialId);
   const claims = bearer ? await verifySessionToken(deps, bearer) : undefined;
   if (claims?.sub !== challenge.user_id) {
     throw new AppError('unauthorized', 'Adding a passkey needs the signed-in account\'s token at the finish too');
@@ -203,8 +204,8 @@ export async function finishRegistration(
 ): Promise<FinishedRegistration> {
   const finish = finishWithChallenge(deps, input.challengeId, 'registration', async (challenge) => {
     const userId = challenge.user_id ?? randomUUID();
-    const signedIn = await sessionFor(deps, challenge, userId, bearer);
     const credential = await verifyNewCredential(deps, input.registration, challenge.challenge, userId, input.name);
+    const signedIn = await sessionFor(deps, challenge, userId, credential.id, bearer);
     const account = newAccount(challenge, userId, credential.created_at);
 
     await deps.db

@@ -41,6 +41,7 @@ export interface ChallengesTable {
 export interface SessionsTable {
   jti: string;
   user_id: string;
+  credential_id: string | null; // the passkey that opened it
   created_at: string;
   expires_at: string;
   revoked_at: string | null;

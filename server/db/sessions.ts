@@ -16,3 +16,14 @@ export async function revokeSession(db: Db, jti: string, revokedAt: string): Pro
     .where('revoked_at', 'is', null)
     .execute();
 }
+
+/** Ends the sessions a passkey opened, but `keep` (the caller's own). */
+export async function revokeSessionsOfCredential(db: Db, credentialId: string, keep: string, revokedAt: string): Promise<void> {
+  await db
+    .updateTable('sessions')
+    .set({ revoked_at: revokedAt })
+    .where('credential_id', '=', credentialId)
+    .where('jti', '!=', keep)
+    .where('revoked_at', 'is', null)
+    .execute();
+}

@@ -49,10 +49,10 @@ export function errorHandler(log: Logger): ErrorRequestHandler {
     } else if (appError.code === 'service_unavailable') {
       reqLog.warn({ err: appError.cause }, 'database unavailable');
     }
+    if (res.headersSent) return;
     const problem = toProblem(appError ?? new AppError('internal_error', 'Something went wrong on our side'));
     if (problem.code === 'unauthorized') res.set('WWW-Authenticate', 'Bearer');
     if (problem.code === 'service_unavailable') res.set('Retry-After', '5');
-    if (res.headersSent) return;
     res.status(problem.status).type('application/problem+json').json(problem);
   };
 }

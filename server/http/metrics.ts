@@ -79,7 +79,8 @@ export function createMetrics(deps: Pick<Deps, 'db' | 'now' | 'config'>): Metric
   const checkToken = deps.config.metricsToken ? apiKeyChecker([deps.config.metricsToken], 'authorization', 'Bearer ') : undefined;
   const endpoint: RequestHandler = async (req, res) => {
     if (checkToken) checkToken(req);
-    else if (!isLoopback(req.socket.remoteAddress)) throw new AppError('not_found', `No route for GET ${req.path}`);
+    // req.ip honours TRUST_PROXY: behind a proxy it is the client's address, not the proxy's.
+    else if (!isLoopback(req.ip)) throw new AppError('not_found', `No route for GET ${req.path}`);
     res.type(registry.contentType).send(await registry.metrics());
   };
 

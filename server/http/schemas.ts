@@ -71,4 +71,4 @@ export const RenameCredential = z.object({ name: label(64) });
 
 export const Introspect = z.object({ token: z.string().min(1).max(8192) });
 
-export const CredentialId = z.string().regex(/^[0-9a-f]{2,2048}$/, 'expected a hex credential id');
+export const CredentialId = z.string().regex(/^[0-9a-f]{2,2046}$/, 'expected a hex credential id');

@@ -83,7 +83,7 @@ export function apiRouter(deps: Deps, metrics: Metrics): Router {
     },
     delete: async (req, res) => {
       const session = await requireSession(deps, req);
-      await deletePasskey(deps, session.sub, parse(body.CredentialId, req.params.id, 'id'), context(req));
+      await deletePasskey(deps, session.sub, parse(body.CredentialId, req.params.id, 'id'), session.jti, context(req));
       res.status(204).end();
     },
   });

@@ -29,7 +29,7 @@ export interface SessionClaims {
   aud: string;
 }
 
-export async function mintSessionToken(deps: Deps, user: { id: string; email: string }): Promise<MintedToken> {
+export async function mintSessionToken(deps: Deps, user: { id: string; email: string }, credentialId: string): Promise<MintedToken> {
   const now = deps.now();
   const iat = Math.floor(now.getTime() / 1000);
   const exp = iat + deps.config.sessionTtlSeconds;
@@ -47,7 +47,7 @@ export async function mintSessionToken(deps: Deps, user: { id: string; email: st
   return {
     token,
     expiresAt,
-    session: { jti, user_id: user.id, created_at: now.toISOString(), expires_at: expiresAt, revoked_at: null },
+    session: { jti, user_id: user.id, credential_id: credentialId, created_at: now.toISOString(), expires_at: expiresAt, revoked_at: null },
   };
 }
 

@@ -60,6 +60,19 @@ describe('/v1/credentials', () => {
     expect(rows).toEqual([{ id: phone.credentials[0]!.idHex }]);
   });
 
+  it('deleting a passkey ends the sessions it opened, but not the caller\'s own', async () => {
+    const laptop = new SoftAuthenticator();
+    const laptopId = (await addPasskey(laptop)).id;
+    const fromLaptop = (await signIn(service, laptop)).body.token;
+    const alsoFromLaptop = (await signIn(service, laptop)).body.token;
+    const fromPhone = (await signIn(service, phone)).body.token;
+    expect((await service.request('DELETE', `/v1/credentials/${laptopId}`, undefined, as(alsoFromLaptop))).status).toBe(204);
+    expect((await service.request('GET', '/v1/me', undefined, as(fromLaptop))).status).toBe(401);
+    expect((await service.request('GET', '/v1/me', undefined, as(alsoFromLaptop))).status).toBe(200);
+    expect((await service.request('GET', '/v1/me', undefined, as(fromPhone))).status).toBe(200);
+    expect((await service.request('GET', '/v1/me', undefined, as(token))).status).toBe(200);
+  });
+
   it('refuses to delete the last passkey -> 409 last_credential', async () => {
     const reply = await service.request('DELETE', `/v1/credentials/${phone.credentials[0]!.idHex}`, undefined, as(token));
     expect(reply.status).toBe(409);

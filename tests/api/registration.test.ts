@@ -27,7 +27,7 @@ describe('sign-up', () => {
       lastUsedAt: null,
       deviceType: 'multiDevice',
       backedUp: true,
-      transports: ['internal', 'hybrid'],
+      transports: ['hybrid', 'internal'],
       aaguid: 'fbfc3007-154e-4ecc-8c0b-6e020557d7bd',
     });
     const me = await service.request('GET', '/v1/me', undefined, bearer(result.token));
@@ -95,6 +95,15 @@ describe('sign-up', () => {
     expect(await tableCounts(service.deps)).toEqual({ ...before, challenges: before.challenges - 1 });
   });
 
+  it('with a credential id over 1023 bytes -> 400 registration_failed, nothing stored', async () => {
+    const start = (await startSignUp('otto@example.com')).body;
+    const registration = await new SoftAuthenticator().createCredential(start.options, { credentialId: Buffer.alloc(1024, 7).toString('base64url') });
+    const finish = await service.request('PUT', '/v1/challenges', { challengeId: start.challengeId, registration });
+    expect(finish.status).toBe(400);
+    expect(finish.body.code).toBe('registration_failed');
+    expect(await tableCounts(service.deps)).toMatchObject({ users: 0, credentials: 0, challenges: 0 });
+  });
+
   it('whose response id is not the id in the authenticator data -> 400 registration_failed', async () => {
     const start = (await startSignUp('frank@example.com')).body;
     const registration = await new SoftAuthenticator().createCredential(start.options);
@@ -156,7 +165,7 @@ describe('adding a passkey to the signed-in account', () => {
     const account = await signUp(service, phone, 'heidi@example.com');
     const start = await service.request('POST', '/v1/challenges', {}, bearer(account.token));
     expect(start.status).toBe(200);
-    expect(start.body.options.excludeCredentials).toEqual([{ id: phone.credentials[0]!.id, type: 'public-key', transports: ['internal', 'hybrid'] }]);
+    expect(start.body.options.excludeCredentials).toEqual([{ id: phone.credentials[0]!.id, type: 'public-key', transports: ['hybrid', 'internal'] }]);
     expect(start.body.options.user.id).toBe(phone.credentials[0]!.userHandle);
 
     const laptop = new SoftAuthenticator({ algorithm: 'Ed25519' });

@@ -27,7 +27,7 @@ describe('sign-in by email', () => {
     const authenticator = new SoftAuthenticator({ backupEligible: true });
     const account = await signUp(service, authenticator, 'alice@example.com');
     const { challengeId, options } = await startSignIn(service, 'Alice@Example.com');
-    expect(options.allowCredentials).toEqual([{ id: authenticator.credentials[0]!.id, type: 'public-key', transports: ['internal', 'hybrid'] }]);
+    expect(options.allowCredentials).toEqual([{ id: authenticator.credentials[0]!.id, type: 'public-key', transports: ['hybrid', 'internal'] }]);
     expect(options.userVerification).toBe('required');
 
     service.clock.advance(60);

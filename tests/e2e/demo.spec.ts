@@ -209,7 +209,7 @@ test('delete a passkey; the last one cannot be deleted, and the page says why', 
   await demo.signOut();
   await demo.button('Sign in with a passkey').click();
   await expect(demo.status).toHaveText(
-    "That passkey isn't registered here any more (it may have been deleted from your account). Try another passkey, or sign up.",
+    "Signing in with that passkey didn't work. It may have been removed from your account: try another passkey.",
   );
   await expect(demo.signedOut).toBeVisible();
   expect(await securityKey.credentials()).toHaveLength(1);

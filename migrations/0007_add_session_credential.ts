@@ -1,0 +1,12 @@
+import type { Kysely } from 'kysely';
+
+// Which passkey opened a session, so that deleting a passkey ends its sessions.
+export async function up(db: Kysely<any>): Promise<void> {
+  await db.schema.alterTable('sessions').addColumn('credential_id', 'text').execute();
+  await db.schema.createIndex('sessions_credential_id').on('sessions').column('credential_id').execute();
+}
+
+export async function down(db: Kysely<any>): Promise<void> {
+  await db.schema.dropIndex('sessions_credential_id').execute();
+  await db.schema.alterTable('sessions').dropColumn('credential_id').execute();
+}
