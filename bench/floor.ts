@@ -72,31 +72,39 @@ async function databaseSeconds(iterations: number) {
     const userId = randomUUID();
     const credentialId = randomBytes(32).toString('hex');
     const now = new Date().toISOString();
-    db.prepare('insert into users values (?, ?, ?, ?, ?)').run(userId, 'user@example.com', '', 'handle', now);
-    db.prepare("insert into credentials values (?, ?, 'a5', 0, 'singleDevice', 0, '[]', 'x', 'Passkey', ?, null)").run(credentialId, userId, now);
+    db.prepare('insert into users (id, email, display_name, user_handle, created_at) values (?, ?, ?, ?, ?)').run(userId, 'user@example.com', '', 'handle', now);
+    db.prepare(
+      "insert into credentials (id, user_id, public_key, counter, device_type, backed_up, transports, aaguid, name, created_at) values (?, ?, 'a5', 0, 'singleDevice', 0, '[]', 'x', 'Passkey', ?)",
+    ).run(credentialId, userId, now);
     const statements = {
       userByEmail: db.prepare('select * from users where email = ?'),
       credentialsByUser: db.prepare('select * from credentials where user_id = ?'),
-      insertChallenge: db.prepare("insert into challenges values (?, 'authentication', 'c', ?, null, null, null, ?, ?)"),
+      insertChallenge: db.prepare("insert into challenges (id, kind, challenge, user_id, expires_at, created_at) values (?, 'authentication', 'c', ?, ?, ?)"),
       challenge: db.prepare('select * from challenges where id = ?'),
       credential: db.prepare('select * from credentials where id = ?'),
       userById: db.prepare('select * from users where id = ?'),
       consume: db.prepare('delete from challenges where id = ? returning *'),
       use: db.prepare('update credentials set counter = ?, backed_up = 0, last_used_at = ? where id = ? and counter = ?'),
-      session: db.prepare('insert into sessions values (?, ?, ?, ?, null)'),
-      audit: db.prepare("insert into audit_events values (?, ?, 'passkey.used', ?, null, null, ?)"),
+      session: db.prepare('insert into sessions (jti, user_id, credential_id, created_at, expires_at) values (?, ?, ?, ?, ?)'),
+      audit: db.prepare("insert into audit_events (id, user_id, type, credential_id, created_at) values (?, ?, 'passkey.used', ?, ?)"),
+    };
+    // As in the service: the challenge is written without waiting for the disk.
+    const start = (id: string) => {
+      db.pragma('synchronous = NORMAL');
+      statements.insertChallenge.run(id, userId, now, now);
+      db.pragma('synchronous = FULL');
     };
     const finish = db.transaction((id: string, counter: number) => {
       statements.consume.get(id);
       statements.use.run(counter, now, credentialId, counter - 1);
-      statements.session.run(randomUUID(), userId, now, now);
+      statements.session.run(randomUUID(), userId, credentialId, now, now);
       statements.audit.run(randomUUID(), userId, credentialId, now);
     });
     return await timePerOp(iterations, (i) => {
       const id = randomUUID();
       statements.userByEmail.get('user@example.com');
       statements.credentialsByUser.all(userId);
-      statements.insertChallenge.run(id, userId, now, now);
+      start(id);
       statements.challenge.get(id);
       statements.credential.get(credentialId);
       statements.userById.get(userId);

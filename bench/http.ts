@@ -8,7 +8,19 @@ export interface Reply {
 
 export function createClient(maxSockets: number) {
   const agent = new Agent({ keepAlive: true, maxSockets });
-  function call(base: URL, method: string, path: string, body?: unknown): Promise<Reply> {
+  // A keep-alive socket the server closed while idle fails the next write: the
+  // request never left, so it is safe to send it once more on a fresh socket.
+  async function call(base: URL, method: string, path: string, body?: unknown): Promise<Reply> {
+    try {
+      return await send(base, method, path, body);
+    } catch (error) {
+      const code = (error as { code?: string }).code;
+      if (code !== 'EPIPE' && code !== 'ECONNRESET') throw error;
+      return send(base, method, path, body);
+    }
+  }
+
+  function send(base: URL, method: string, path: string, body?: unknown): Promise<Reply> {
     return new Promise((resolve, reject) => {
       const payload = body === undefined ? undefined : JSON.stringify(body);
       const headers = payload ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) } : {};
