@@ -108,7 +108,7 @@ export function openApiDocument(config: Pick<Config, 'rpName' | 'origins'>) {
         },
         put: {
           summary:
-            'Finish registration; a sign-up signs the new user in. Adding a passkey needs the same bearer token as its start, and returns it unchanged',
+            'Finish registration; a sign-up signs the new user in. Adding a passkey needs the session that started it to be live; with that bearer token it is returned unchanged, without one a new session is issued',
           security: [{}, ...bearer],
           requestBody: requestBody(body.FinishRegistration),
           responses: {
@@ -118,7 +118,7 @@ export function openApiDocument(config: Pick<Config, 'rpName' | 'origins'>) {
               properties: { ...signedIn.properties, credential: ref('Credential') },
             }),
             400: problem('registration_failed, unknown_challenge or invalid_request'),
-            401: problem("unauthorized: adding a passkey without the account's valid token"),
+            401: problem('unauthorized: adding a passkey after its session ended, or with a token that is not valid for the account'),
             409: problem('account_exists or credential_exists'),
             410: problem('challenge_expired'),
           },

@@ -14,7 +14,8 @@ export type Challenge = ChallengesTable;
 
 export async function saveChallenge(
   deps: Deps,
-  fields: Pick<Challenge, 'kind' | 'challenge'> & Partial<Pick<Challenge, 'user_id' | 'email' | 'display_name' | 'user_handle'>>,
+  fields: Pick<Challenge, 'kind' | 'challenge'> &
+    Partial<Pick<Challenge, 'user_id' | 'email' | 'display_name' | 'user_handle' | 'session_jti'>>,
 ): Promise<string> {
   const now = deps.now();
   const id = randomUUID();
@@ -24,6 +25,7 @@ export async function saveChallenge(
     email: null,
     display_name: null,
     user_handle: null,
+    session_jti: null,
     ...fields,
     created_at: now.toISOString(),
     expires_at: new Date(now.getTime() + deps.config.challengeTtlSeconds * 1000).toISOString(),

@@ -2,10 +2,9 @@
 // signed-in account. Invariants:
 // - The WebAuthn user handle is random, made once per account, never the email.
 // - Sign-up for an email that has an account is 409 account_exists and stores
-//   nothing; only a signed-in user can add a passkey to an account, and the finish
-//   needs the same user's still-valid session as the start did (a sign-out in
-//   between stops it). Adding a passkey mints no new session: the caller's token
-//   is returned as it is.
+//   nothing; only a signed-in user can add a passkey to an account, and its
+//   finish needs the session that started it to be still live (a sign-out in
+//   between stops it). A caller that sends its token at the finish gets it back.
 // - One user-verification policy (config.userVerification) for options and
 //   verification alike.
 // - The account, the credential, the session and the consumption of the challenge
@@ -27,7 +26,8 @@ import { insertSession } from '../db/sessions.js';
 import { findUserByEmail, findUserById, insertUser } from '../db/users.js';
 import type { CredentialsTable, UsersTable } from '../db/schema.js';
 import { AppError } from '../errors.js';
-import { mintSessionToken, verifySessionToken } from '../tokens/session-tokens.js';
+import { mintSessionToken, verifySessionToken, type SessionClaims } from '../tokens/session-tokens.js';
+import { findSession } from '../db/sessions.js';
 import { nameForAaguid } from './authenticator-names.js';
 import { ChallengeRejected, finishWithChallenge, saveChallenge, type Challenge } from './challenges.js';
 import { credentialIdToHex, toCredentialJSON, toDescriptor, type CredentialJSON } from './credential-json.js';
@@ -90,10 +90,10 @@ export async function startSignUp(
 
 export async function startAddPasskey(
   deps: Deps,
-  userId: string,
+  session: Pick<SessionClaims, 'sub' | 'jti'>,
   input: StartRegistrationInput,
 ): Promise<StartedCeremony<PublicKeyCredentialCreationOptionsJSON>> {
-  const user = await findUserById(deps.db, userId);
+  const user = await findUserById(deps.db, session.sub);
   if (!user) throw new AppError('unauthorized', 'The account no longer exists');
   if (input.email !== undefined && input.email !== user.email) {
     throw new AppError('invalid_request', 'email does not match the signed-in account');
@@ -104,7 +104,12 @@ export async function startAddPasskey(
     { email: user.email, displayName: user.display_name, userHandle: user.user_handle },
     existing,
   );
-  const challengeId = await saveChallenge(deps, { kind: 'registration', challenge: options.challenge, user_id: user.id });
+  const challengeId = await saveChallenge(deps, {
+    kind: 'registration',
+    challenge: options.challenge,
+    user_id: user.id,
+    session_jti: session.jti,
+  });
   return { challengeId, options };
 }
 
@@ -186,14 +191,26 @@ function challengeProblem(error: unknown): never {
   throw error;
 }
 
-/** A sign-up gets a new session; adding a passkey keeps the caller's, which must be the account's. */
+/**
+ * The session a finished registration answers with. A sign-up gets a new one.
+ * Adding a passkey needs the session that started it to be still live (signing
+ * out in between stops the ceremony); a caller that sends its token again gets
+ * that same token back, otherwise (the contract asks no header) a new session.
+ */
 async function sessionFor(deps: Deps, challenge: Challenge, userId: string, credentialId: string, bearer: string | undefined) {
   if (!challenge.user_id) return mintSessionToken(deps, { id: userId, email: challenge.email! }, credentialId);
-  const claims = bearer ? await verifySessionToken(deps, bearer) : undefined;
-  if (claims?.sub !== challenge.user_id) {
-    throw new AppError('unauthorized', 'Adding a passkey needs the signed-in account\'s token at the finish too');
+  const starter = challenge.session_jti ? await findSession(deps.db, challenge.session_jti) : undefined;
+  if (!starter || starter.revoked_at !== null || starter.expires_at <= deps.now().toISOString()) {
+    throw new AppError('unauthorized', 'The session that started adding this passkey has ended: sign in again');
   }
-  return { token: bearer!, expiresAt: new Date(claims.exp * 1000).toISOString(), session: undefined };
+  if (bearer === undefined) {
+    const user = await findUserById(deps.db, userId);
+    if (!user) throw new AppError('unauthorized', 'The account no longer exists');
+    return mintSessionToken(deps, user, credentialId);
+  }
+  const claims = await verifySessionToken(deps, bearer);
+  if (claims.sub !== challenge.user_id) throw new AppError('unauthorized', 'This token is not for the account adding the passkey');
+  return { token: bearer, expiresAt: new Date(claims.exp * 1000).toISOString(), session: undefined };
 }
 
 export async function finishRegistration(

@@ -34,6 +34,7 @@ export interface ChallengesTable {
   email: string | null; // sign-up only: the account to create
   display_name: string | null;
   user_handle: string | null; // sign-up only: the new account's user handle
+  session_jti: string | null; // adding a passkey: the session that started it
   expires_at: string;
   created_at: string;
 }

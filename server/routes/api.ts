@@ -26,7 +26,7 @@ export function apiRouter(deps: Deps, metrics: Metrics): Router {
       const input = parseBody(body.StartRegistration, req);
       const token = bearerToken(req);
       const started = await ceremony(req, 'registration', 'start', async () => {
-        if (token) return startAddPasskey(deps, (await verifySessionToken(deps, token)).sub, input);
+        if (token) return startAddPasskey(deps, await verifySessionToken(deps, token), input);
         if (!input.email) throw new AppError('invalid_request', 'email: required to sign up');
         return startSignUp(deps, { ...input, email: input.email });
       });

@@ -178,10 +178,22 @@ describe('adding a passkey to the signed-in account', () => {
     expect(await tableCounts(service.deps)).toMatchObject({ users: 1, credentials: 2 });
   });
 
-  it('needs the same account\'s token at the finish -> 401 unauthorized without it, nothing stored', async () => {
+  it('finished without a token (as the contract allows) -> 201 with a new session for the account', async () => {
     const account = await signUp(service, new SoftAuthenticator(), 'lena@example.com');
+    const start = await service.request('POST', '/v1/challenges', {}, bearer(account.token));
+    const laptop = new SoftAuthenticator();
+    const finish = await service.request('PUT', '/v1/challenges', { challengeId: start.body.challengeId, registration: await laptop.createCredential(start.body.options) });
+    expect(finish.status).toBe(201);
+    expect(finish.body.userId).toBe(account.userId);
+    expect(finish.body.token).not.toBe(account.token);
+    expect((await service.request('GET', '/v1/me', undefined, bearer(finish.body.token))).body.userId).toBe(account.userId);
+    expect(await tableCounts(service.deps)).toMatchObject({ credentials: 2, sessions: 2 });
+  });
+
+  it('finished with another account\'s or a bad token -> 401 unauthorized, nothing stored', async () => {
+    const account = await signUp(service, new SoftAuthenticator(), 'mia@example.com');
     const other = await signUp(service, new SoftAuthenticator(), 'mike@example.com');
-    for (const headers of [{}, bearer(other.token), bearer('not-a-valid-token')]) {
+    for (const headers of [bearer(other.token), bearer('not-a-valid-token')]) {
       const start = await service.request('POST', '/v1/challenges', {}, bearer(account.token));
       const registration = await new SoftAuthenticator().createCredential(start.body.options);
       const before = await tableCounts(service.deps);
@@ -197,7 +209,7 @@ describe('adding a passkey to the signed-in account', () => {
     const start = await service.request('POST', '/v1/challenges', {}, bearer(account.token));
     const registration = await new SoftAuthenticator().createCredential(start.body.options);
     expect((await service.request('DELETE', '/v1/sessions/current', undefined, bearer(account.token))).status).toBe(204);
-    const finish = await service.request('PUT', '/v1/challenges', { challengeId: start.body.challengeId, registration }, bearer(account.token));
+    const finish = await service.request('PUT', '/v1/challenges', { challengeId: start.body.challengeId, registration });
     expect(finish.status).toBe(401);
     expect(await tableCounts(service.deps)).toMatchObject({ credentials: 1 });
   });

@@ -99,6 +99,7 @@ describe('challenges', () => {
       email: null,
       display_name: null,
       user_handle: null,
+      session_jti: null,
       expires_at: '2026-01-01T00:05:00.000Z',
       created_at: '2026-01-01T00:00:00.000Z',
     });
