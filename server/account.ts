@@ -4,7 +4,7 @@
 import type { Deps, RequestContext } from './deps.js';
 import { insertAuditEvent, listAuditEventsByUser } from './db/audit-events.js';
 import { revokeSessionsOfCredential } from './db/sessions.js';
-import { countCredentials, deleteCredential, findCredentialById, listCredentialsByUser, renameCredential } from './db/credentials.js';
+import { deleteCredential, findCredentialById, listCredentialsByUser, renameCredential } from './db/credentials.js';
 import { findUserById, lockUser } from './db/users.js';
 import { AppError } from './errors.js';
 import { toCredentialJSON, type CredentialJSON } from './ceremonies/credential-json.js';
@@ -39,9 +39,9 @@ export async function deletePasskey(deps: Deps, userId: string, id: string, curr
   await deps.db.transaction().execute(async (trx) => {
     // Serialise deletions per account, so two concurrent deletes cannot both pass the guard.
     await lockUser(trx, userId);
-    const count = await countCredentials(trx, userId);
-    if (!(await findCredentialById(trx, id).then((row) => row?.user_id === userId))) throw notFound();
-    if (count <= 1) throw new AppError('last_credential', 'This is the only passkey of the account: add another before deleting it');
+    const passkeys = await listCredentialsByUser(trx, userId);
+    if (!passkeys.some((passkey) => passkey.id === id)) throw notFound();
+    if (passkeys.length <= 1) throw new AppError('last_credential', 'This is the only passkey of the account: add another before deleting it');
     await deleteCredential(trx, userId, id);
     await revokeSessionsOfCredential(trx, id, currentJti, deps.now().toISOString());
     await insertAuditEvent(trx, { ...audit(deps, context, userId), type: 'passkey.deleted', credential_id: id });

@@ -51,12 +51,3 @@ export async function deleteCredential(db: Db, userId: string, id: string): Prom
     .executeTakeFirst();
   return result.numDeletedRows === 1n;
 }
-
-export async function countCredentials(db: Db, userId: string): Promise<number> {
-  const row = await db
-    .selectFrom('credentials')
-    .select((eb) => eb.fn.countAll<number | string>().as('n'))
-    .where('user_id', '=', userId)
-    .executeTakeFirstOrThrow();
-  return Number(row.n);
-}

@@ -7,31 +7,14 @@ import type { Logger } from 'pino';
 import { isDatabaseUnavailable } from '../db/errors.js';
 import { AppError, toProblem, type ErrorCode } from '../errors.js';
 
-// body-parser's error types -> our codes
-const bodyErrors: Record<string, ErrorCode> = {
-  'entity.parse.failed': 'invalid_json',
-  'entity.too.large': 'payload_too_large',
-  'encoding.unsupported': 'unsupported_media_type',
-  'charset.unsupported': 'unsupported_media_type',
-  'entity.verify.failed': 'invalid_request',
-  'request.aborted': 'invalid_request',
-  'request.size.invalid': 'invalid_request',
-  'stream.encoding.set': 'invalid_request',
-  'stream.not.readable': 'invalid_request',
-  'parameters.too.many': 'invalid_request',
-};
-
 function asAppError(error: unknown): AppError | undefined {
   if (error instanceof AppError) return error;
-  const type = (error as { type?: unknown } | null)?.type;
-  if (typeof type === 'string' && type in bodyErrors) {
-    return new AppError(bodyErrors[type]!, (error as Error).message, { cause: error });
-  }
-  // Any other client error raised by Express or its parsers (http-errors with a 4xx
-  // status, e.g. a path parameter that is not valid percent-encoding).
-  const status = (error as { status?: unknown } | null)?.status;
+  // Client errors raised by Express or body-parser carry a 4xx status (http-errors):
+  // malformed JSON, bodies too large, unknown encodings, bad percent-encoding in a path.
+  const { status, type } = (error ?? {}) as { status?: unknown; type?: unknown };
   if (typeof status === 'number' && status >= 400 && status < 500) {
-    const code: ErrorCode = status === 413 ? 'payload_too_large' : status === 415 ? 'unsupported_media_type' : 'invalid_request';
+    const code: ErrorCode =
+      type === 'entity.parse.failed' ? 'invalid_json' : status === 413 ? 'payload_too_large' : status === 415 ? 'unsupported_media_type' : 'invalid_request';
     return new AppError(code, (error as Error).message, { cause: error });
   }
   if (isDatabaseUnavailable(error)) {
