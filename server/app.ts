@@ -18,6 +18,8 @@ export function createApp(deps: Deps): express.Express {
   const app = express();
   const metrics = createMetrics(deps);
   app.disable('x-powered-by');
+  // No hash of every API answer: the web routes set their own ETags (see web.ts).
+  app.set('etag', false);
   // Whether X-Forwarded-For is believed (TRUST_PROXY): by default it is not, so a
   // spoofed header neither changes req.ip nor buys a fresh rate-limit bucket.
   app.set('trust proxy', deps.config.trustProxy);

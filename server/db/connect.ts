@@ -2,20 +2,41 @@
 // queries and migrations run on both engines; this file is the only one that
 // knows which engine it is talking to.
 //
-// SQLite (the default) runs in WAL mode with synchronous=FULL (SQLITE_SYNCHRONOUS):
-// every commit is fsynced before the client hears "success", so a sign-up or
-// sign-in that was answered survives a power cut, not only a process crash. Foreign keys are on;
-// a short busy timeout lets a second writer wait a moment for the lock, then the
-// request answers 503 rather than hanging.
+// SQLite (the default) runs in WAL mode. With SQLITE_SYNCHRONOUS=FULL (the default)
+// every write is on disk before the client hears "success", so a sign-up or sign-in
+// that was answered survives a power cut, not only a process crash. It is done by
+// group commit rather than by SQLite's own synchronous=FULL, which fsyncs inside
+// every COMMIT and so blocks the event loop (better-sqlite3 is synchronous) for as
+// long as the disk takes: SQLite runs with synchronous=NORMAL (a commit writes the
+// WAL, no fsync), and a request that wrote waits, after it has released the
+// connection, for an fdatasync of the WAL that started after its commit (see
+// walFlusher). One fsync on libuv's thread pool covers every commit made before it
+// began, and the event loop never waits for the disk. NORMAL skips the wait.
+// Foreign keys are on; a short busy timeout lets a second writer wait a moment for
+// the lock, then the request answers 503 rather than hanging.
 //
 // PostgreSQL (DATABASE_URL=postgres://...) uses a pool. int8 (the counter, and
 // count(*)) is parsed to a JS number, as SQLite returns it: counters are 32-bit.
 // A pool error on an idle connection (the server restarted) is logged, never
 // fatal; the pool opens fresh connections for the next queries.
-import { mkdirSync } from 'node:fs';
+import { fdatasync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import SQLite from 'better-sqlite3';
-import { Kysely, Migrator, PostgresAdapter, PostgresDialect, sql, SqliteDialect, type MigrationProvider, type SqliteDatabase } from 'kysely';
+import {
+  Kysely,
+  Migrator,
+  PostgresAdapter,
+  PostgresDialect,
+  sql,
+  SqliteDialect,
+  type CompiledQuery,
+  type DatabaseConnection,
+  type Driver,
+  type KyselyPlugin,
+  type MigrationProvider,
+  type RootOperationNode,
+  type SqliteDatabase,
+} from 'kysely';
 import pg from 'pg';
 import { migrations } from '../../migrations/index.js';
 import type { Database, Db } from './schema.js';
@@ -80,15 +101,101 @@ function withStatementCache(sqlite: SQLite.Database): SqliteDatabase {
   };
 }
 
+/**
+ * Group commit: `flush()` resolves once an fdatasync of the WAL that began after
+ * the call has finished. While one runs, every caller that arrives waits for the
+ * next one, which starts when the running one ends and covers them all.
+ */
+export function walFlusher(walPath: string): () => Promise<void> {
+  let fd: number | undefined;
+  let running: Promise<void> | undefined;
+  let next: Promise<void> | undefined;
+  const sync = () => {
+    running = new Promise<void>((resolve, reject) => {
+      fd ??= openSync(walPath, 'r'); // the WAL exists once anything was committed
+      fdatasync(fd, (error) => (error ? reject(error) : resolve()));
+    }).finally(() => (running = undefined));
+    return running;
+  };
+  return () => {
+    if (!running) return sync();
+    next ??= running.catch(() => {}).then(() => {
+      next = undefined;
+      return sync();
+    });
+    return next;
+  };
+}
+
+// Statements built on `relaxed(db)` (see withRelaxedDurability) write rows nobody
+// is hurt to lose in a power cut: a request that only did those does not wait.
+const relaxedQueries = new WeakSet<RootOperationNode>();
+const relaxedPlugin: KyselyPlugin = {
+  transformQuery: ({ node }) => (relaxedQueries.add(node), node),
+  transformResult: async ({ result }) => result,
+};
+const transactionControl = /^(begin|commit|rollback)\b/i;
+
+/** Marks a connection as having written; releasing it waits for the WAL flush. */
+class WritingConnection implements DatabaseConnection {
+  wrote = false;
+  constructor(readonly inner: DatabaseConnection) {}
+  executeQuery<R>(query: CompiledQuery) {
+    if (query.query.kind !== 'SelectQueryNode' && !relaxedQueries.has(query.query) && !transactionControl.test(query.sql)) this.wrote = true;
+    return this.inner.executeQuery<R>(query);
+  }
+  streamQuery<R>(query: CompiledQuery, chunkSize?: number) {
+    return this.inner.streamQuery<R>(query, chunkSize);
+  }
+}
+
+class GroupCommitDriver implements Driver {
+  constructor(
+    private readonly inner: Driver,
+    private readonly flush: () => Promise<void>,
+  ) {}
+  init = () => this.inner.init();
+  acquireConnection = async () => new WritingConnection(await this.inner.acquireConnection());
+  beginTransaction: Driver['beginTransaction'] = (c, settings) => this.inner.beginTransaction(c, settings);
+  commitTransaction: Driver['commitTransaction'] = (c) => this.inner.commitTransaction(c);
+  rollbackTransaction: Driver['rollbackTransaction'] = (c) => this.inner.rollbackTransaction(c);
+  savepoint: Driver['savepoint'] = (c, name, compile) => this.inner.savepoint!(c, name, compile);
+  rollbackToSavepoint: Driver['rollbackToSavepoint'] = (c, name, compile) => this.inner.rollbackToSavepoint!(c, name, compile);
+  releaseSavepoint: Driver['releaseSavepoint'] = (c, name, compile) => this.inner.releaseSavepoint!(c, name, compile);
+  destroy = () => this.inner.destroy();
+  // The connection is free for others before this request waits for the disk.
+  async releaseConnection(connection: DatabaseConnection) {
+    const { inner, wrote } = connection as WritingConnection;
+    await this.inner.releaseConnection(inner);
+    if (wrote) await this.flush();
+  }
+}
+
+class GroupCommitDialect extends SqliteDialect {
+  constructor(
+    database: SqliteDatabase,
+    private readonly flush: () => Promise<void>,
+  ) {
+    super({ database });
+  }
+  override createDriver(): Driver {
+    return new GroupCommitDriver(super.createDriver(), this.flush);
+  }
+}
+
 function openSqlite({ url, busyTimeoutMs = 1000, synchronous = 'FULL' }: DatabaseOptions): Db {
   if (url !== ':memory:') mkdirSync(dirname(url), { recursive: true });
   const sqlite = new SQLite(url);
   sqlite.pragma('journal_mode = WAL');
-  sqlite.pragma(`synchronous = ${synchronous}`);
+  // Durability comes from the WAL flush below, not from an fsync inside COMMIT.
+  sqlite.pragma('synchronous = NORMAL');
   sqlite.pragma('foreign_keys = ON');
   // better-sqlite3 waits synchronously: keep this short, a locked database answers 503.
   sqlite.pragma(`busy_timeout = ${busyTimeoutMs}`);
-  return new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });
+  const database = withStatementCache(sqlite);
+  const dialect =
+    synchronous === 'FULL' && url !== ':memory:' ? new GroupCommitDialect(database, walFlusher(`${url}-wal`)) : new SqliteDialect({ database });
+  return new Kysely<Database>({ dialect });
 }
 
 export function openDatabase(options: DatabaseOptions): Db {
@@ -111,11 +218,13 @@ export async function migrate(db: Db): Promise<string[]> {
   return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
 }
 
+const relaxedDbs = new WeakMap<Db, Db>();
+
 /**
- * Runs `work` on one connection whose commits need not reach the disk before
- * they return: for rows nobody is hurt to lose in a power cut (a challenge: its
- * ceremony just fails). It saves an fsync per ceremony start, and keeps a start
- * for a known email about as fast as one for an unknown email, which writes nothing.
+ * Runs `work` with writes that need not reach the disk before they return: for
+ * rows nobody is hurt to lose in a power cut (a challenge: its ceremony just
+ * fails). It saves an fsync wait per ceremony start, and keeps a start for a
+ * known email about as fast as one for an unknown email, which writes nothing.
  */
 export async function withRelaxedDurability<T>(db: Db, work: (db: Db) => Promise<T>): Promise<T> {
   if (db.getExecutor().adapter instanceof PostgresAdapter) {
@@ -124,13 +233,7 @@ export async function withRelaxedDurability<T>(db: Db, work: (db: Db) => Promise
       return work(trx);
     });
   }
-  return db.connection().execute(async (connection) => {
-    const level = (await sql<{ synchronous: number }>`pragma synchronous`.execute(connection)).rows[0]!.synchronous;
-    await sql`pragma synchronous = normal`.execute(connection);
-    try {
-      return await work(connection);
-    } finally {
-      await sql.raw(`pragma synchronous = ${Number(level)}`).execute(connection);
-    }
-  });
+  let relaxed = relaxedDbs.get(db);
+  if (!relaxed) relaxedDbs.set(db, (relaxed = db.withPlugin(relaxedPlugin)));
+  return work(relaxed);
 }

@@ -3,6 +3,7 @@
 // the embeddable form. `/embed.js` is one script for other origins to load: the
 // SimpleWebAuthn bundle, web/passkeys.js and web/embed.js, wrapped in one function
 // so that nothing of it lands in the embedding page's globals.
+import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
@@ -44,8 +45,15 @@ function embedScript(simpleWebAuthn: string, webDir: string): string {
 // File names carry no version, so browsers revalidate (ETag) rather than keep a stale copy.
 const revalidate = 'no-cache';
 
-const javascript = (source: string): RequestHandler => (_req, res) => {
-  res.set('Cache-Control', revalidate).type('text/javascript; charset=utf-8').send(source);
+// The app computes no ETags (API answers do not need them): these sources are
+// fixed at start-up, so each gets its own once; res.send answers 304 when it matches.
+const etag = (source: string) => `"${createHash('sha256').update(source).digest('base64url').slice(0, 27)}"`;
+
+const javascript = (source: string): RequestHandler => {
+  const tag = etag(source);
+  return (_req, res) => {
+    res.set({ 'Cache-Control': revalidate, ETag: tag }).type('text/javascript; charset=utf-8').send(source);
+  };
 };
 
 export function webRouter(): Router {
@@ -53,16 +61,17 @@ export function webRouter(): Router {
   const webDir = findWebDir();
   const simpleWebAuthn = read(simpleWebAuthnBundle);
   const embed = embedScript(simpleWebAuthn, webDir);
+  const embedTag = etag(embed);
 
   route(router, '/embed.js', {
     get: (_req, res) => {
       // Loaded by pages on other origins: helmet's default would make the browser refuse it there.
-      res.set({ 'Cross-Origin-Resource-Policy': 'cross-origin', 'Cache-Control': 'public, max-age=300' });
+      res.set({ 'Cross-Origin-Resource-Policy': 'cross-origin', 'Cache-Control': 'public, max-age=300', ETag: embedTag });
       res.type('text/javascript; charset=utf-8').send(embed);
     },
   });
   route(router, '/', {
-    get: (_req, res) => res.set('Cache-Control', revalidate).sendFile(join(webDir, 'index.html'), { cacheControl: false }),
+    get: (_req, res) => res.set('Cache-Control', revalidate).sendFile(join(webDir, 'index.html'), { cacheControl: false, etag: true }),
   });
   route(router, '/vendor/simplewebauthn-browser.js', { get: javascript(simpleWebAuthn) });
   route(router, '/vendor/alpine-csp.js', { get: javascript(read(alpineCspBundle)) });

@@ -1,5 +1,9 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { get } from 'node:http';
 import { startService, type TestService } from '../helpers/service.js';
+
+const statusOf = (url: string, headers: Record<string, string>) =>
+  new Promise<number>((resolve, reject) => get(url, { headers }, (res) => resolve((res.resume(), res.statusCode!))).on('error', reject));
 
 let service: TestService;
 beforeEach(async () => (service = await startService({ ORIGINS: 'http://localhost:3000,http://app.localhost:8080' })));
@@ -51,5 +55,19 @@ describe('health', () => {
     expect(ready.status).toBe(503);
     expect(ready.body.code).toBe('service_unavailable');
     expect((await service.request('GET', '/healthz')).status).toBe(200);
+  });
+});
+
+describe('caching', () => {
+  it('scripts and the page carry an ETag and answer 304 when it matches; API answers carry none', async () => {
+    for (const path of ['/embed.js', '/vendor/simplewebauthn-browser.js', '/vendor/alpine-csp.js', '/', '/demo.js']) {
+      const first = await fetch(`${service.url}${path}`);
+      const tag = first.headers.get('etag');
+      expect(tag, path).toMatch(/^(W\/)?"[^"]+"$/);
+      // Not fetch: it adds Cache-Control: no-cache to a conditional request, as browsers' reloads do.
+      expect(await statusOf(`${service.url}${path}`, { 'if-none-match': tag! }), path).toBe(304);
+    }
+    const api = await service.request('POST', '/v1/tokens', {});
+    expect(api.headers.get('etag')).toBeNull();
   });
 });
