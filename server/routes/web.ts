@@ -49,12 +49,13 @@ const revalidate = 'no-cache';
 // fixed at start-up, so each gets its own once; res.send answers 304 when it matches.
 const etag = (source: string) => `"${createHash('sha256').update(source).digest('base64url').slice(0, 27)}"`;
 
-const javascript = (source: string): RequestHandler => {
+const fixed = (type: string, source: string): RequestHandler => {
   const tag = etag(source);
   return (_req, res) => {
-    res.set({ 'Cache-Control': revalidate, ETag: tag }).type('text/javascript; charset=utf-8').send(source);
+    res.set({ 'Cache-Control': revalidate, ETag: tag }).type(type).send(source);
   };
 };
+const javascript = (source: string) => fixed('text/javascript; charset=utf-8', source);
 
 export function webRouter(): Router {
   const router = Router();
@@ -71,7 +72,7 @@ export function webRouter(): Router {
     },
   });
   route(router, '/', {
-    get: (_req, res) => res.set('Cache-Control', revalidate).sendFile(join(webDir, 'index.html'), { cacheControl: false, etag: true }),
+    get: fixed('text/html; charset=utf-8', read(join(webDir, 'index.html'))),
   });
   route(router, '/vendor/simplewebauthn-browser.js', { get: javascript(simpleWebAuthn) });
   route(router, '/vendor/alpine-csp.js', { get: javascript(read(alpineCspBundle)) });
