@@ -23,7 +23,7 @@ export function createApp(deps: Deps): express.Express {
   // Whether X-Forwarded-For is believed (TRUST_PROXY): by default it is not, so a
   // spoofed header neither changes req.ip nor buys a fresh rate-limit bucket.
   app.set('trust proxy', deps.config.trustProxy);
-  // One JSON log line per request, and a request id on every line (echoed as X-Request-Id).
+  // One JSON log line per request, with a ceremony's outcome, and a request id on every line (echoed as X-Request-Id).
   // Headers are not logged at all: no token or API key can reach the log this way.
   app.use(
     pinoHttp({
@@ -40,6 +40,9 @@ export function createApp(deps: Deps): express.Express {
         res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
       },
       customLogLevel: (_req, res, error) => (error || res.statusCode >= 500 ? 'error' : 'info'),
+      // A ceremony's outcome (see metrics.ceremony) goes on its request's line.
+      customSuccessObject: (_req, res, line) => ({ ...line, ...res.locals?.log }),
+      customErrorObject: (_req, res, _error, line) => ({ ...line, ...res.locals?.log }),
     }),
   );
   app.use(metrics.middleware);

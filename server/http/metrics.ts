@@ -13,7 +13,7 @@ export type CeremonyKind = 'registration' | 'authentication';
 export interface Metrics {
   registry: Registry;
   middleware: RequestHandler;
-  /** Runs one ceremony step, and counts and logs its outcome (with the reason of a failure). */
+  /** Runs one ceremony step, counts its outcome, and adds it (with the reason of a failure) to the request's log line. */
   ceremony<T>(req: Request, kind: CeremonyKind, step: 'start' | 'finish', run: () => Promise<T>): Promise<T>;
   endpoint: RequestHandler;
 }
@@ -66,12 +66,12 @@ export function createMetrics(deps: Pick<Deps, 'db' | 'now' | 'config'>): Metric
     try {
       const result = await run();
       ceremonies.inc({ kind, step, result: 'success' });
-      req.log.info({ ceremony: kind, step, outcome: 'success' }, `${kind} ${step} succeeded`);
+      req.res!.locals.log = { ceremony: kind, step, outcome: 'success' };
       return result;
     } catch (error) {
       const code = error instanceof AppError ? error.code : 'internal_error';
       ceremonies.inc({ kind, step, result: code });
-      req.log.info({ ceremony: kind, step, outcome: 'failure', code, reason: error instanceof Error ? error.message : String(error) }, `${kind} ${step} failed`);
+      req.res!.locals.log = { ceremony: kind, step, outcome: 'failure', code, reason: error instanceof Error ? error.message : String(error) };
       throw error;
     }
   }

@@ -45,6 +45,8 @@ describe('logs', () => {
     const outcome = lines.find((line) => line.ceremony === 'authentication' && line.step === 'finish');
     expect(outcome).toMatchObject({ outcome: 'failure', code: 'authentication_failed', reqId: 'trace-42', reason: expect.stringContaining('ignature') });
     expect(lines.filter((line) => line.outcome === 'success')).toHaveLength(3);
+    expect(lines).toHaveLength(4);
+    expect(outcome).toMatchObject({ msg: 'request completed', req: { method: 'PUT', url: '/v1/tokens' }, res: { statusCode: 401 } });
   });
 
   it('never contain a token, a key, a credential or an API key', async () => {
