@@ -4,7 +4,6 @@ import type { Logger } from 'pino';
 import type { Config } from './config.js';
 import type { Deps } from './deps.js';
 import { migrate, openDatabase } from './db/connect.js';
-import { connectRedis } from './redis.js';
 import { loadSecret, loadSigningKeys } from './tokens/signing-keys.js';
 
 export async function openDeps(config: Config, log: Logger, now: () => Date = () => new Date()): Promise<Deps> {
@@ -20,7 +19,8 @@ export async function openDeps(config: Config, log: Logger, now: () => Date = ()
     await migrate(db);
     const keys = await loadSigningKeys(db, now());
     const enumerationSecret = await loadSecret(db, 'enumeration', now());
-    const redis = config.redisUrl ? await connectRedis(config.redisUrl, log) : undefined;
+    // Imported on demand: without REDIS_URL the client never loads.
+    const redis = config.redisUrl ? await (await import('./redis.js')).connectRedis(config.redisUrl, log) : undefined;
     return { config, db, keys, enumerationSecret, now, log, redis };
   } catch (error) {
     await db.destroy();
@@ -30,6 +30,6 @@ export async function openDeps(config: Config, log: Logger, now: () => Date = ()
 
 /** Closes what openDeps opened. */
 export async function closeDeps(deps: Deps): Promise<void> {
-  await deps.redis?.close().catch(() => {});
+  await deps.redis?.client.close().catch(() => {});
   await deps.db.destroy();
 }

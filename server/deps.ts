@@ -1,7 +1,7 @@
 // Everything a request needs, passed explicitly: no module-level singletons.
 import type { Logger } from 'pino';
-import type { RedisClientType } from 'redis';
 import type { Config } from './config.js';
+import type { SharedCounters } from './redis.js';
 import type { Db } from './db/schema.js';
 import type { SigningKeys } from './tokens/signing-keys.js';
 
@@ -19,5 +19,5 @@ export interface Deps {
   now: () => Date;
   log: Logger;
   /** Shared rate-limit counters, when REDIS_URL is set. */
-  redis?: RedisClientType | undefined;
+  redis?: SharedCounters | undefined;
 }

@@ -1,11 +1,35 @@
 // The optional Redis connection (REDIS_URL), used for shared rate-limit counters.
 // Commands fail at once while disconnected (no offline queue), so a lost Redis
 // never makes a request wait; the client reconnects by itself.
+//
+// Loaded only when REDIS_URL is set (bootstrap imports it on demand): a service
+// without Redis does not carry the client in memory.
+import type { Store } from 'express-rate-limit';
 import type { Logger } from 'pino';
+import { RedisStore } from 'rate-limit-redis';
 import { createClient, type RedisClientType } from 'redis';
 
+export interface SharedCounters {
+  client: RedisClientType;
+  /** A rate-limit store whose keys start with `prefix`. */
+  store(prefix: string): Store;
+}
+
+// rate-limit-redis keeps a failed script load forever; load it again after any failure.
+class ReconnectingRedisStore extends RedisStore {
+  override async increment(key: string) {
+    try {
+      return await super.increment(key);
+    } catch (error) {
+      this.incrementScriptSha = this.loadIncrementScript(key);
+      this.incrementScriptSha.catch(() => {});
+      throw error;
+    }
+  }
+}
+
 /** Connects, waiting up to `waitMs` for Redis; never fails: without Redis, limits are off until it comes. */
-export async function connectRedis(url: string, log: Logger, waitMs = 2000): Promise<RedisClientType> {
+export async function connectRedis(url: string, log: Logger, waitMs = 2000): Promise<SharedCounters> {
   const client: RedisClientType = createClient({
     url,
     disableOfflineQueue: true,
@@ -26,5 +50,8 @@ export async function connectRedis(url: string, log: Logger, waitMs = 2000): Pro
     new Promise((resolve) => (timer = setTimeout(resolve, waitMs))),
   ]);
   clearTimeout(timer);
-  return client;
+  return {
+    client,
+    store: (prefix) => new ReconnectingRedisStore({ prefix, sendCommand: (...args: string[]) => client.sendCommand(args) }),
+  };
 }

@@ -37,7 +37,8 @@ import {
   type RootOperationNode,
   type SqliteDatabase,
 } from 'kysely';
-import pg from 'pg';
+import { createRequire } from 'node:module';
+import type pg from 'pg';
 import { migrations } from '../../migrations/index.js';
 import type { Database, Db } from './schema.js';
 
@@ -54,18 +55,22 @@ export const isPostgresUrl = (url: string) => /^postgres(ql)?:\/\//.test(url);
 
 const INT8_OID = 20;
 
-// pg-pool listens for errors on idle clients only; a connection that dies while
-// Kysely holds its client would emit an 'error' nobody hears and crash the
-// process. The failure still reaches the query that uses the client, and the
-// pool drops the client when it comes back unqueryable.
-class Client extends pg.Client {
-  constructor(config?: string | pg.ClientConfig) {
-    super(config);
-    this.on('error', () => {});
-  }
-}
+// pg is loaded only when DATABASE_URL names PostgreSQL: a SQLite service does not
+// carry it in memory.
+const require = createRequire(import.meta.url);
 
 function openPostgres({ url, poolSize = 10, statementTimeoutMs = 5000, onPoolError }: DatabaseOptions): Db {
+  const pg = require('pg') as typeof import('pg');
+  // pg-pool listens for errors on idle clients only; a connection that dies while
+  // Kysely holds its client would emit an 'error' nobody hears and crash the
+  // process. The failure still reaches the query that uses the client, and the
+  // pool drops the client when it comes back unqueryable.
+  class Client extends pg.Client {
+    constructor(config?: string | pg.ClientConfig) {
+      super(config);
+      this.on('error', () => {});
+    }
+  }
   const pool = new pg.Pool({
     Client,
     connectionString: url,

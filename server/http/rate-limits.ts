@@ -8,40 +8,21 @@
 // If Redis is unreachable, requests pass without rate limiting (and it is logged):
 // losing Redis must not take sign-in down.
 import type { Request, RequestHandler, Router } from 'express';
-import { ipKeyGenerator, rateLimit, type Store } from 'express-rate-limit';
-import { RedisStore } from 'rate-limit-redis';
+import { ipKeyGenerator, rateLimit } from 'express-rate-limit';
 import type { Logger } from 'pino';
-import type { RedisClientType } from 'redis';
 import type { Config } from '../config.js';
 import { AppError } from '../errors.js';
-
-// rate-limit-redis keeps a failed script load forever; load it again after any failure.
-class ReconnectingRedisStore extends RedisStore {
-  override async increment(key: string) {
-    try {
-      return await super.increment(key);
-    } catch (error) {
-      this.incrementScriptSha = this.loadIncrementScript(key);
-      this.incrementScriptSha.catch(() => {});
-      throw error;
-    }
-  }
-}
+import type { SharedCounters } from '../redis.js';
 
 export interface LimitDeps {
   config: Config;
   log: Logger;
-  redis?: RedisClientType | undefined;
+  redis?: SharedCounters | undefined;
 }
 
 function limiter(deps: LimitDeps, name: string, limit: number, key: (req: Request) => string | undefined): RequestHandler {
   const { config, log, redis } = deps;
-  const store: Store | undefined = redis
-    ? new ReconnectingRedisStore({
-        prefix: `${config.redisKeyPrefix}rl:${name}:`,
-        sendCommand: (...args: string[]) => redis.sendCommand(args),
-      })
-    : undefined;
+  const store = redis?.store(`${config.redisKeyPrefix}rl:${name}:`);
   return rateLimit({
     windowMs: 60_000,
     limit,
