@@ -49,7 +49,11 @@ export interface DatabaseOptions {
   synchronous?: 'FULL' | 'NORMAL';
   statementTimeoutMs?: number;
   onPoolError?: (error: Error) => void;
+  /** How the WAL is flushed to disk (tests count and delay it). */
+  syncFile?: SyncFile;
 }
+
+export type SyncFile = (fd: number, done: (error: Error | null) => void) => void;
 
 export const isPostgresUrl = (url: string) => /^postgres(ql)?:\/\//.test(url);
 
@@ -111,14 +115,14 @@ function withStatementCache(sqlite: SQLite.Database): SqliteDatabase {
  * the call has finished. While one runs, every caller that arrives waits for the
  * next one, which starts when the running one ends and covers them all.
  */
-export function walFlusher(walPath: string): () => Promise<void> {
+export function walFlusher(walPath: string, syncFile: SyncFile = fdatasync): () => Promise<void> {
   let fd: number | undefined;
   let running: Promise<void> | undefined;
   let next: Promise<void> | undefined;
   const sync = () => {
     running = new Promise<void>((resolve, reject) => {
       fd ??= openSync(walPath, 'r'); // the WAL exists once anything was committed
-      fdatasync(fd, (error) => (error ? reject(error) : resolve()));
+      syncFile(fd, (error) => (error ? reject(error) : resolve()));
     }).finally(() => (running = undefined));
     return running;
   };
@@ -188,7 +192,7 @@ class GroupCommitDialect extends SqliteDialect {
   }
 }
 
-function openSqlite({ url, busyTimeoutMs = 1000, synchronous = 'FULL' }: DatabaseOptions): Db {
+function openSqlite({ url, busyTimeoutMs = 1000, synchronous = 'FULL', syncFile }: DatabaseOptions): Db {
   if (url !== ':memory:') mkdirSync(dirname(url), { recursive: true });
   const sqlite = new SQLite(url);
   sqlite.pragma('journal_mode = WAL');
@@ -199,7 +203,7 @@ function openSqlite({ url, busyTimeoutMs = 1000, synchronous = 'FULL' }: Databas
   sqlite.pragma(`busy_timeout = ${busyTimeoutMs}`);
   const database = withStatementCache(sqlite);
   const dialect =
-    synchronous === 'FULL' && url !== ':memory:' ? new GroupCommitDialect(database, walFlusher(`${url}-wal`)) : new SqliteDialect({ database });
+    synchronous === 'FULL' && url !== ':memory:' ? new GroupCommitDialect(database, walFlusher(`${url}-wal`, syncFile)) : new SqliteDialect({ database });
   return new Kysely<Database>({ dialect });
 }
 
