@@ -7,8 +7,8 @@
 // - Every failure is the same 401 authentication_failed; the reason goes to the log.
 // - A counter that does not increase (when either side is non-zero) fails, and is
 //   recorded as `counter.regressed` in the account's audit trail (a cloned authenticator?).
-// - Consuming the challenge, storing the new counter, backup state and lastUsedAt,
-//   and creating the session happen in one transaction.
+// - The challenge is used up first (see finishWithChallenge); storing the new
+//   counter, backup state and lastUsedAt, and creating the session happen in one transaction.
 import { createHmac, randomUUID } from 'node:crypto';
 import {
   generateAuthenticationOptions,
@@ -20,7 +20,6 @@ import {
 import { isoBase64URL, isoUint8Array } from '@simplewebauthn/server/helpers';
 import type { Deps, RequestContext } from '../deps.js';
 import { insertAuditEvent } from '../db/audit-events.js';
-import { consumeChallenge } from '../db/challenges.js';
 import { findCredentialById, listCredentialsByUser, recordCredentialUse } from '../db/credentials.js';
 import { insertSession } from '../db/sessions.js';
 import { findUserByEmail, findUserById } from '../db/users.js';
@@ -125,7 +124,6 @@ export async function finishSignIn(
     }
     const minted = await mintSessionToken(deps, user, credential.id);
     await deps.db.transaction().execute(async (trx) => {
-      if (!(await consumeChallenge(trx, challenge.id))) throw signInFailed('challenge used by a concurrent finish');
       const usedAt = deps.now().toISOString();
       const recorded = await recordCredentialUse(trx, {
         id: credential.id,

@@ -1,12 +1,12 @@
 // Challenges are database rows, so any instance can finish a ceremony another
 // started; they are written without waiting for the disk (losing one in a power
 // cut only fails its ceremony). A challenge is bound to its kind and, where known, to its user; it
-// expires after CHALLENGE_TTL_SECONDS; it is used up by the finish that presents
-// it, whether that finish succeeds or fails. The winning finish consumes it inside
-// the transaction that writes its results (see consumeChallenge: DELETE ... RETURNING).
+// expires after CHALLENGE_TTL_SECONDS; it is used up by the first finish that
+// presents it, before anything else is done, whether that finish then succeeds or
+// fails (see consumeChallenge: DELETE ... RETURNING).
 import { randomUUID } from 'node:crypto';
 import type { Deps } from '../deps.js';
-import { consumeChallenge, findChallenge, insertChallenge } from '../db/challenges.js';
+import { consumeChallenge, insertChallenge } from '../db/challenges.js';
 import { withRelaxedDurability } from '../db/connect.js';
 import type { ChallengeKind, ChallengesTable } from '../db/schema.js';
 
@@ -42,9 +42,9 @@ export class ChallengeRejected extends Error {
 }
 
 /**
- * Runs `finish` with the challenge `id` of the given kind. `finish` must consume
- * the challenge in its own transaction when it succeeds; if anything fails, the
- * challenge is used up here before the error goes on.
+ * Uses up the challenge `id` and runs `finish` with it, if it is of the given
+ * kind and has not expired. Of several finishes presenting one challenge, exactly
+ * one gets it; it is gone whatever happens next.
  */
 export async function finishWithChallenge<T>(
   deps: Deps,
@@ -52,15 +52,10 @@ export async function finishWithChallenge<T>(
   kind: ChallengeKind,
   finish: (challenge: Challenge) => Promise<T>,
 ): Promise<T> {
-  const challenge = await findChallenge(deps.db, id);
+  const challenge = await consumeChallenge(deps.db, id);
   if (!challenge) throw new ChallengeRejected('unknown');
-  try {
-    // A sign-in challenge never finishes a registration, nor the reverse.
-    if (challenge.kind !== kind) throw new ChallengeRejected('wrong_kind');
-    if (challenge.expires_at <= deps.now().toISOString()) throw new ChallengeRejected('expired');
-    return await finish(challenge);
-  } catch (error) {
-    await consumeChallenge(deps.db, id);
-    throw error;
-  }
+  // A sign-in challenge never finishes a registration, nor the reverse.
+  if (challenge.kind !== kind) throw new ChallengeRejected('wrong_kind');
+  if (challenge.expires_at <= deps.now().toISOString()) throw new ChallengeRejected('expired');
+  return finish(challenge);
 }

@@ -19,7 +19,6 @@ import {
 import { isoBase64URL, isoUint8Array } from '@simplewebauthn/server/helpers';
 import type { Deps, RequestContext } from '../deps.js';
 import { insertAuditEvent } from '../db/audit-events.js';
-import { consumeChallenge } from '../db/challenges.js';
 import { findCredentialById, insertCredential, listCredentialsByUser } from '../db/credentials.js';
 import { isUniqueViolation } from '../db/errors.js';
 import { insertSession } from '../db/sessions.js';
@@ -228,7 +227,6 @@ export async function finishRegistration(
     await deps.db
       .transaction()
       .execute(async (trx) => {
-        if (!(await consumeChallenge(trx, challenge.id))) throw new ChallengeRejected('unknown');
         if (account) {
           if (await findUserByEmail(trx, account.email)) throw new AppError('account_exists', 'An account with this email exists already');
           await insertUser(trx, account);

@@ -4,10 +4,6 @@ export async function insertChallenge(db: Db, challenge: ChallengesTable): Promi
   await db.insertInto('challenges').values(challenge).execute();
 }
 
-export function findChallenge(db: Db, id: string) {
-  return db.selectFrom('challenges').selectAll().where('id', '=', id).executeTakeFirst();
-}
-
 // Single use by construction: one DELETE ... RETURNING. Of N concurrent callers
 // exactly one gets the row back; the others get undefined.
 export function consumeChallenge(db: Db, id: string) {

@@ -1,7 +1,7 @@
 // The database contract: the repository functions behave the same on SQLite and
 // PostgreSQL (this file runs in both Vitest projects, unchanged).
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { consumeChallenge, findChallenge, insertChallenge } from '../../server/db/challenges.js';
+import { consumeChallenge, insertChallenge } from '../../server/db/challenges.js';
 import { migrate, openDatabase } from '../../server/db/connect.js';
 import { findCredentialById, insertCredential, listCredentialsByUser, recordCredentialUse } from '../../server/db/credentials.js';
 import { isUniqueViolation } from '../../server/db/errors.js';
@@ -106,7 +106,7 @@ describe('challenges', () => {
     const results = await Promise.all(Array.from({ length: 8 }, () => consumeChallenge(db, 'ch1')));
     expect(results.filter(Boolean)).toHaveLength(1);
     expect(results.find(Boolean)).toMatchObject({ id: 'ch1', kind: 'authentication', user_id: 'u1' });
-    expect(await findChallenge(db, 'ch1')).toBeUndefined();
+    expect(await db.selectFrom('challenges').selectAll().execute()).toEqual([]);
   });
 });
 
