@@ -20,9 +20,8 @@ import {
 import { isoBase64URL, isoUint8Array } from '@simplewebauthn/server/helpers';
 import type { Deps, RequestContext } from '../deps.js';
 import { insertAuditEvent } from '../db/audit-events.js';
-import { findCredentialById, listCredentialsByUser, recordCredentialUse } from '../db/credentials.js';
+import { findCredentialWithUser, listCredentialsByEmail, recordCredentialUse } from '../db/credentials.js';
 import { insertSession } from '../db/sessions.js';
-import { findUserByEmail, findUserById } from '../db/users.js';
 import { AppError } from '../errors.js';
 import { mintSessionToken } from '../tokens/session-tokens.js';
 import { ChallengeRejected, finishWithChallenge, saveChallenge } from './challenges.js';
@@ -43,21 +42,22 @@ export async function startSignIn(
   input: { email?: string },
 ): Promise<StartedCeremony<PublicKeyCredentialRequestOptionsJSON>> {
   const { config } = deps;
-  const user = input.email === undefined ? undefined : await findUserByEmail(deps.db, input.email);
-  // An unknown email does the same reads as a known one, so it takes about as long.
-  const credentials = input.email === undefined ? [] : await listCredentialsByUser(deps.db, user?.id ?? '');
-  const allowCredentials = user || input.email === undefined ? credentials.map(toDescriptor) : standInCredentials(deps.enumerationSecret, input.email);
+  // One read for a known email and an unknown one alike, so both take about as long.
+  const credentials = input.email === undefined ? [] : await listCredentialsByEmail(deps.db, input.email);
+  // Every account has a passkey (the last one cannot be deleted): no rows, no account.
+  const userId = credentials[0]?.user_id;
+  const allowCredentials = userId || input.email === undefined ? credentials.map(toDescriptor) : standInCredentials(deps.enumerationSecret, input.email);
   const options = await generateAuthenticationOptions({
     rpID: config.rpId,
     allowCredentials,
     userVerification: config.userVerification,
     timeout: config.challengeTtlSeconds * 1000,
   });
-  if (input.email !== undefined && !user) {
+  if (input.email !== undefined && !userId) {
     // Same shape, no row: the challenge id is random like any other and can never finish.
     return { challengeId: randomUUID(), options };
   }
-  const challengeId = await saveChallenge(deps, { kind: 'authentication', challenge: options.challenge, user_id: user?.id ?? null });
+  const challengeId = await saveChallenge(deps, { kind: 'authentication', challenge: options.challenge, user_id: userId ?? null });
   return { challengeId, options };
 }
 
@@ -89,19 +89,18 @@ export async function finishSignIn(
   const finish = finishWithChallenge(deps, input.challengeId, 'authentication', async (challenge) => {
     // The id the browser reports and the raw id are the same bytes.
     if (response.id !== response.rawId) throw signInFailed('id and rawId differ');
-    const credential = await findCredentialById(deps.db, credentialIdToHex(response.id));
+    const credential = await findCredentialWithUser(deps.db, credentialIdToHex(response.id));
     if (!credential) throw signInFailed('unknown credential');
     // A sign-in started for one account is finished by that account's passkey only.
     if (challenge.user_id !== null && challenge.user_id !== credential.user_id) {
       throw signInFailed('credential belongs to another account');
     }
     known = { userId: credential.user_id, credentialId: credential.id };
-    const user = await findUserById(deps.db, credential.user_id);
-    if (!user) throw signInFailed('account gone');
+    const user = { id: credential.user_id, email: credential.email };
     // Usernameless sign-in trusts the user handle to name the account: it must match.
     const userHandle = response.response.userHandle;
     if (challenge.user_id === null && !userHandle) throw signInFailed('no user handle in a usernameless sign-in');
-    if (userHandle && userHandle !== user.user_handle) throw signInFailed('user handle does not match the credential');
+    if (userHandle && userHandle !== credential.user_handle) throw signInFailed('user handle does not match the credential');
 
     const verification = await verifyAuthenticationResponse({
       response,

@@ -4,6 +4,29 @@ export function findCredentialById(db: Db, id: string) {
   return db.selectFrom('credentials').selectAll().where('id', '=', id).executeTakeFirst();
 }
 
+/** A credential with the account it belongs to, in one read. */
+export function findCredentialWithUser(db: Db, id: string) {
+  return db
+    .selectFrom('credentials')
+    .innerJoin('users', 'users.id', 'credentials.user_id')
+    .selectAll('credentials')
+    .select(['users.email', 'users.user_handle'])
+    .where('credentials.id', '=', id)
+    .executeTakeFirst();
+}
+
+/** The passkeys of the account with this email (none for an unknown email), in one read. */
+export function listCredentialsByEmail(db: Db, email: string) {
+  return db
+    .selectFrom('credentials')
+    .innerJoin('users', 'users.id', 'credentials.user_id')
+    .selectAll('credentials')
+    .where('users.email', '=', email)
+    .orderBy('credentials.created_at')
+    .orderBy('credentials.id')
+    .execute();
+}
+
 export function listCredentialsByUser(db: Db, userId: string) {
   return db
     .selectFrom('credentials')
