@@ -3,16 +3,13 @@
 import cors from 'cors';
 import express from 'express';
 import helmet from 'helmet';
-import { randomUUID } from 'node:crypto';
-import { pinoHttp } from 'pino-http';
 import type { Deps } from './deps.js';
 import { errorHandler, notFound, requireJson } from './http/errors.js';
 import { createMetrics } from './http/metrics.js';
+import { requestLog } from './http/request-log.js';
 import { apiRouter } from './routes/api.js';
 import { operationsRouter } from './routes/operations.js';
 import { webRouter } from './routes/web.js';
-
-const requestId = /^[A-Za-z0-9._-]{1,64}$/;
 
 export function createApp(deps: Deps): express.Express {
   const app = express();
@@ -23,28 +20,8 @@ export function createApp(deps: Deps): express.Express {
   // Whether X-Forwarded-For is believed (TRUST_PROXY): by default it is not, so a
   // spoofed header neither changes req.ip nor buys a fresh rate-limit bucket.
   app.set('trust proxy', deps.config.trustProxy);
-  // One JSON log line per request, with a ceremony's outcome, and a request id on every line (echoed as X-Request-Id).
-  // Headers are not logged at all: no token or API key can reach the log this way.
-  app.use(
-    pinoHttp({
-      logger: deps.log,
-      quietReqLogger: true, // lines logged during a request carry its `reqId`
-      genReqId: (req, res) => {
-        const given = req.headers['x-request-id'];
-        const id = typeof given === 'string' && requestId.test(given) ? given : randomUUID();
-        res.setHeader('X-Request-Id', id);
-        return id;
-      },
-      serializers: {
-        req: (req: { id: string; method: string; url: string }) => ({ id: req.id, method: req.method, url: req.url }),
-        res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
-      },
-      customLogLevel: (_req, res, error) => (error || res.statusCode >= 500 ? 'error' : 'info'),
-      // A ceremony's outcome (see metrics.ceremony) goes on its request's line.
-      customSuccessObject: (_req, res, line) => ({ ...line, ...res.locals?.log }),
-      customErrorObject: (_req, res, _error, line) => ({ ...line, ...res.locals?.log }),
-    }),
-  );
+  // One JSON log line per request, with a ceremony's outcome; its id is echoed as X-Request-Id.
+  app.use(requestLog(deps.log));
   app.use(metrics.middleware);
   // The demo page runs under a strict policy: scripts, styles and requests to this origin
   // only, no eval (Alpine's CSP build), no inline code, never framed. No

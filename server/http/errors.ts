@@ -26,11 +26,10 @@ function asAppError(error: unknown): AppError | undefined {
 export function errorHandler(log: Logger): ErrorRequestHandler {
   return (error, req, res, _next) => {
     const appError = asAppError(error);
-    const reqLog = req.log ?? log;
     if (!appError) {
-      reqLog.error({ err: error }, 'unhandled error');
+      log.error({ reqId: req.id, err: error }, 'unhandled error');
     } else if (appError.code === 'service_unavailable') {
-      reqLog.warn({ err: appError.cause }, 'database unavailable');
+      log.warn({ reqId: req.id, err: appError.cause }, 'database unavailable');
     }
     if (res.headersSent) return;
     const problem = toProblem(appError ?? new AppError('internal_error', 'Something went wrong on our side'));

@@ -1,0 +1,45 @@
+// One JSON line per request, written when it ends: its id (X-Request-Id, echoed
+// when the client sent a sane one, else made), method, URL, status, time taken, and
+// what the handler put in `res.locals.log` (a ceremony's outcome, with the reason
+// of a failure). Other lines about a request (errors) carry the same `reqId`.
+// Headers are never logged, so no token or API key can reach the log this way.
+//
+// pino-http did this with two child loggers per request, made whether anything
+// was logged or not: about 30 µs of every request on the sign-in hot path.
+import { randomUUID } from 'node:crypto';
+import type { RequestHandler } from 'express';
+import type { Logger } from 'pino';
+
+declare module 'http' {
+  interface IncomingMessage {
+    /** The request id, also sent back as X-Request-Id. */
+    id: string;
+  }
+}
+
+const saneId = /^[A-Za-z0-9._-]{1,64}$/;
+
+export function requestLog(log: Logger): RequestHandler {
+  return (req, res, next) => {
+    const started = performance.now();
+    const given = req.headers['x-request-id'];
+    req.id = typeof given === 'string' && saneId.test(given) ? given : randomUUID();
+    res.setHeader('X-Request-Id', req.id);
+    res.once('close', () => {
+      const level = res.statusCode >= 500 ? 'error' : 'info';
+      if (!log.isLevelEnabled(level)) return;
+      const message = !res.writableFinished ? 'request aborted' : res.statusCode >= 500 ? 'request errored' : 'request completed';
+      log[level](
+        {
+          reqId: req.id,
+          req: { method: req.method, url: req.originalUrl },
+          res: { statusCode: res.statusCode },
+          responseTime: Math.round(performance.now() - started),
+          ...(res.locals.log as Record<string, unknown> | undefined),
+        },
+        message,
+      );
+    });
+    next();
+  };
+}
