@@ -26,11 +26,10 @@ export async function startInstance(
       HOST: '127.0.0.1',
       ORIGINS: origin,
       DATABASE_URL: options.databaseUrl,
-      LOG_LEVEL: 'warn',
       RATE_LIMIT_ENABLED: 'false', // a load test from one IP would only measure the limiter
       ...options.env,
     },
-    stdio: ['ignore', 'inherit', 'inherit'],
+    stdio: ['ignore', 'ignore', 'inherit'],
   });
   const url = new URL(`http://127.0.0.1:${port}`);
   for (let i = 0; i < 600; i++) {
