@@ -29,7 +29,7 @@ export async function startInstance(
       RATE_LIMIT_ENABLED: 'false', // a load test from one IP would only measure the limiter
       ...options.env,
     },
-    stdio: ['ignore', 'ignore', 'inherit'],
+    stdio: ['ignore', process.env.BENCH_SERVICE_STDOUT === 'inherit' ? 'inherit' : 'ignore', 'inherit'],
   });
   const url = new URL(`http://127.0.0.1:${port}`);
   for (let i = 0; i < 600; i++) {

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { prepare } from './prepared.js';
 import type { AuditEventsTable, Db } from './schema.js';
 
 export type NewAuditEvent = Omit<AuditEventsTable, 'id' | 'credential_id' | 'detail' | 'ip'> &
@@ -8,11 +9,21 @@ export type NewAuditEvent = Omit<AuditEventsTable, 'id' | 'credential_id' | 'det
 // printable ASCII only, and short, so nobody can stuff the trail.
 const clean = (detail: string | null | undefined) => (detail ? detail.replace(/[^\x20-\x7e]/g, '?').slice(0, 200) : null);
 
+// Prepared (compiled once, see prepared.ts): every sign-in writes one.
+const insert = prepare((db, e: AuditEventsTable) =>
+  db.insertInto('audit_events').values({
+    id: e.id,
+    user_id: e.user_id,
+    type: e.type,
+    credential_id: e.credential_id,
+    detail: e.detail,
+    ip: e.ip,
+    created_at: e.created_at,
+  }),
+);
+
 export async function insertAuditEvent(db: Db, event: NewAuditEvent): Promise<void> {
-  await db
-    .insertInto('audit_events')
-    .values({ id: randomUUID(), credential_id: null, ip: null, ...event, detail: clean(event.detail) })
-    .execute();
+  await insert(db, { id: randomUUID(), credential_id: null, ip: null, ...event, detail: clean(event.detail) });
 }
 
 export function listAuditEventsByUser(db: Db, userId: string, limit: number) {

@@ -243,6 +243,15 @@ export async function withRelaxedDurability<T>(db: Db, work: (db: Db) => Promise
     });
   }
   let relaxed = relaxedDbs.get(db);
-  if (!relaxed) relaxedDbs.set(db, (relaxed = db.withPlugin(relaxedPlugin)));
+  if (!relaxed) {
+    relaxed = db.withPlugin(relaxedPlugin);
+    relaxedDbs.set(db, relaxed);
+    relaxedInstances.add(relaxed);
+  }
   return work(relaxed);
 }
+
+const relaxedInstances = new WeakSet<Db>();
+
+/** Whether `db` is one withRelaxedDurability gave out (prepared queries compile for it apart). */
+export const isRelaxed = (db: Db) => relaxedInstances.has(db);

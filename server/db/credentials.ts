@@ -1,30 +1,38 @@
+import { prepare } from './prepared.js';
 import type { CredentialsTable, Db } from './schema.js';
 
 export function findCredentialById(db: Db, id: string) {
   return db.selectFrom('credentials').selectAll().where('id', '=', id).executeTakeFirst();
 }
 
-/** A credential with the account it belongs to, in one read. */
-export function findCredentialWithUser(db: Db, id: string) {
-  return db
+// The sign-in path's queries are prepared (compiled once, see prepared.ts).
+const credentialWithUser = prepare((db, { id }: { id: string }) =>
+  db
     .selectFrom('credentials')
     .innerJoin('users', 'users.id', 'credentials.user_id')
     .selectAll('credentials')
     .select(['users.email', 'users.user_handle'])
-    .where('credentials.id', '=', id)
-    .executeTakeFirst();
+    .where('credentials.id', '=', id),
+);
+
+/** A credential with the account it belongs to, in one read. */
+export async function findCredentialWithUser(db: Db, id: string) {
+  return (await credentialWithUser(db, { id })).rows[0];
 }
 
-/** The passkeys of the account with this email (none for an unknown email), in one read. */
-export function listCredentialsByEmail(db: Db, email: string) {
-  return db
+const credentialsOfEmail = prepare((db, { email }: { email: string }) =>
+  db
     .selectFrom('credentials')
     .innerJoin('users', 'users.id', 'credentials.user_id')
     .selectAll('credentials')
     .where('users.email', '=', email)
     .orderBy('credentials.created_at')
-    .orderBy('credentials.id')
-    .execute();
+    .orderBy('credentials.id'),
+);
+
+/** The passkeys of the account with this email (none for an unknown email), in one read. */
+export async function listCredentialsByEmail(db: Db, email: string) {
+  return (await credentialsOfEmail(db, { email })).rows;
 }
 
 export function listCredentialsByUser(db: Db, userId: string) {
@@ -43,17 +51,20 @@ export async function insertCredential(db: Db, credential: CredentialsTable): Pr
 
 // Compare-and-set on the counter: of two concurrent sign-ins with one credential,
 // only the one that read the current counter may write the next. Returns whether it did.
+const credentialUse = prepare((db, use: { id: string; expectedCounter: number; counter: number; backedUp: number; usedAt: string }) =>
+  db
+    .updateTable('credentials')
+    .set({ counter: use.counter, backed_up: use.backedUp, last_used_at: use.usedAt })
+    .where('id', '=', use.id)
+    .where('counter', '=', use.expectedCounter),
+);
+
 export async function recordCredentialUse(
   db: Db,
   use: { id: string; expectedCounter: number; counter: number; backedUp: boolean; usedAt: string },
 ): Promise<boolean> {
-  const result = await db
-    .updateTable('credentials')
-    .set({ counter: use.counter, backed_up: use.backedUp ? 1 : 0, last_used_at: use.usedAt })
-    .where('id', '=', use.id)
-    .where('counter', '=', use.expectedCounter)
-    .executeTakeFirst();
-  return result.numUpdatedRows === 1n;
+  const result = await credentialUse(db, { ...use, backedUp: use.backedUp ? 1 : 0 });
+  return result.numAffectedRows === 1n;
 }
 
 export async function renameCredential(db: Db, userId: string, id: string, name: string): Promise<boolean> {
