@@ -19,7 +19,7 @@
 // count(*)) is parsed to a JS number, as SQLite returns it: counters are 32-bit.
 // A pool error on an idle connection (the server restarted) is logged, never
 // fatal; the pool opens fresh connections for the next queries.
-import { fdatasync, mkdirSync, openSync } from 'node:fs';
+import { closeSync, fdatasync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import SQLite from 'better-sqlite3';
 import {
@@ -115,7 +115,7 @@ function withStatementCache(sqlite: SQLite.Database): SqliteDatabase {
  * the call has finished. While one runs, every caller that arrives waits for the
  * next one, which starts when the running one ends and covers them all.
  */
-export function walFlusher(walPath: string, syncFile: SyncFile = fdatasync): () => Promise<void> {
+function walFlusher(walPath: string, syncFile: SyncFile = fdatasync) {
   let fd: number | undefined;
   let running: Promise<void> | undefined;
   let next: Promise<void> | undefined;
@@ -126,15 +126,23 @@ export function walFlusher(walPath: string, syncFile: SyncFile = fdatasync): () 
     }).finally(() => (running = undefined));
     return running;
   };
-  return () => {
-    if (!running) return sync();
-    next ??= running.catch(() => {}).then(() => {
-      next = undefined;
-      return sync();
-    });
-    return next;
+  return {
+    flush(): Promise<void> {
+      if (!running) return sync();
+      next ??= running.catch(() => {}).then(() => {
+        next = undefined;
+        return sync();
+      });
+      return next;
+    },
+    close() {
+      if (fd !== undefined) closeSync(fd);
+      fd = undefined;
+    },
   };
 }
+
+type WalFlusher = ReturnType<typeof walFlusher>;
 
 // Statements built on `relaxed(db)` (see withRelaxedDurability) write rows nobody
 // is hurt to lose in a power cut: a request that only did those does not wait.
@@ -161,7 +169,7 @@ class WritingConnection implements DatabaseConnection {
 class GroupCommitDriver implements Driver {
   constructor(
     private readonly inner: Driver,
-    private readonly flush: () => Promise<void>,
+    private readonly wal: WalFlusher,
   ) {}
   init = () => this.inner.init();
   acquireConnection = async () => new WritingConnection(await this.inner.acquireConnection());
@@ -171,24 +179,27 @@ class GroupCommitDriver implements Driver {
   savepoint: Driver['savepoint'] = (c, name, compile) => this.inner.savepoint!(c, name, compile);
   rollbackToSavepoint: Driver['rollbackToSavepoint'] = (c, name, compile) => this.inner.rollbackToSavepoint!(c, name, compile);
   releaseSavepoint: Driver['releaseSavepoint'] = (c, name, compile) => this.inner.releaseSavepoint!(c, name, compile);
-  destroy = () => this.inner.destroy();
+  async destroy() {
+    await this.inner.destroy();
+    this.wal.close();
+  }
   // The connection is free for others before this request waits for the disk.
   async releaseConnection(connection: DatabaseConnection) {
     const { inner, wrote } = connection as WritingConnection;
     await this.inner.releaseConnection(inner);
-    if (wrote) await this.flush();
+    if (wrote) await this.wal.flush();
   }
 }
 
 class GroupCommitDialect extends SqliteDialect {
   constructor(
     database: SqliteDatabase,
-    private readonly flush: () => Promise<void>,
+    private readonly wal: WalFlusher,
   ) {
     super({ database });
   }
   override createDriver(): Driver {
-    return new GroupCommitDriver(super.createDriver(), this.flush);
+    return new GroupCommitDriver(super.createDriver(), this.wal);
   }
 }
 
