@@ -19,7 +19,7 @@
 // count(*)) is parsed to a JS number, as SQLite returns it: counters are 32-bit.
 // A pool error on an idle connection (the server restarted) is logged, never
 // fatal; the pool opens fresh connections for the next queries.
-import { closeSync, fdatasync, mkdirSync, openSync } from 'node:fs';
+import { closeSync, fdatasync, mkdirSync, openSync, realpathSync } from 'node:fs';
 import { dirname } from 'node:path';
 import SQLite from 'better-sqlite3';
 import {
@@ -110,32 +110,69 @@ function withStatementCache(sqlite: SQLite.Database): SqliteDatabase {
   };
 }
 
+/** A WAL flush failed: what was written since may not be on disk, so no write is acknowledged any more. */
+export class WalFlushFailed extends Error {
+  readonly code = 'WAL_FLUSH_FAILED';
+  constructor(cause: unknown) {
+    super('The database could not flush its log to disk', { cause });
+  }
+}
+
 /**
  * Group commit: `flush()` resolves once an fdatasync of the WAL that began after
- * the call has finished. While one runs, every caller that arrives waits for the
- * next one, which starts when the running one ends and covers them all.
+ * the call has finished. Callers that arrive while one runs wait together for the
+ * next, which starts the moment the running one ends. A failed fdatasync fails
+ * every flush after it (the kernel may have dropped the pages it could not write,
+ * so a later success would prove nothing) until the process restarts.
  */
-function walFlusher(walPath: string, syncFile: SyncFile = fdatasync) {
+function walFlusher(walPath: string, syncFile: SyncFile) {
   let fd: number | undefined;
-  let running: Promise<void> | undefined;
-  let next: Promise<void> | undefined;
-  const sync = () => {
-    running = new Promise<void>((resolve, reject) => {
+  let syncing = false;
+  let waiting: { resolve: () => void; reject: (error: Error) => void }[] = [];
+  let failed: WalFlushFailed | undefined;
+  let closed = false;
+  let idle: (() => void) | undefined;
+
+  function sync(): void {
+    const batch = waiting;
+    waiting = [];
+    syncing = true;
+    try {
       fd ??= openSync(walPath, 'r'); // the WAL exists once anything was committed
-      syncFile(fd, (error) => (error ? reject(error) : resolve()));
-    }).finally(() => (running = undefined));
-    return running;
-  };
+    } catch (error) {
+      done(batch, error);
+      return;
+    }
+    syncFile(fd, (error) => done(batch, error));
+  }
+  function settle(batch: typeof waiting): void {
+    for (const caller of batch) {
+      if (failed) caller.reject(failed);
+      else caller.resolve();
+    }
+  }
+  function done(batch: typeof waiting, error: unknown): void {
+    syncing = false;
+    if (error) failed ??= new WalFlushFailed(error);
+    settle(batch);
+    if (waiting.length > 0 && !failed) return sync();
+    settle(waiting.splice(0)); // none, or all of them failed
+    idle?.();
+  }
   return {
+    failure: () => failed,
     flush(): Promise<void> {
-      if (!running) return sync();
-      next ??= running.catch(() => {}).then(() => {
-        next = undefined;
-        return sync();
+      if (closed) return Promise.reject(new Error('The database is closed'));
+      if (failed) return Promise.reject(failed);
+      return new Promise<void>((resolve, reject) => {
+        waiting.push({ resolve, reject });
+        if (!syncing) sync();
       });
-      return next;
     },
-    close() {
+    /** Waits for the flushes under way, then lets go of the WAL. */
+    async close() {
+      closed = true;
+      if (syncing) await new Promise<void>((resolve) => (idle = resolve));
       if (fd !== undefined) closeSync(fd);
       fd = undefined;
     },
@@ -143,6 +180,10 @@ function walFlusher(walPath: string, syncFile: SyncFile = fdatasync) {
 }
 
 type WalFlusher = ReturnType<typeof walFlusher>;
+const flushers = new WeakMap<Db, WalFlusher>();
+
+/** Why this database can no longer acknowledge writes, if it cannot (readiness checks ask). */
+export const durabilityFailure = (db: Db): Error | undefined => flushers.get(db)?.failure();
 
 // Statements built on `relaxed(db)` (see withRelaxedDurability) write rows nobody
 // is hurt to lose in a power cut: a request that only did those does not wait.
@@ -151,14 +192,15 @@ const relaxedPlugin: KyselyPlugin = {
   transformQuery: ({ node }) => (relaxedQueries.add(node), node),
   transformResult: async ({ result }) => result,
 };
-const transactionControl = /^(begin|commit|rollback)\b/i;
+// Raw statements that write nothing: reads (a readiness probe) and transaction control.
+const writesNothing = /^\s*(select|begin|commit|rollback)\b/i;
 
 /** Marks a connection as having written; releasing it waits for the WAL flush. */
 class WritingConnection implements DatabaseConnection {
   wrote = false;
   constructor(readonly inner: DatabaseConnection) {}
   executeQuery<R>(query: CompiledQuery) {
-    if (query.query.kind !== 'SelectQueryNode' && !relaxedQueries.has(query.query) && !transactionControl.test(query.sql)) this.wrote = true;
+    if (query.query.kind !== 'SelectQueryNode' && !relaxedQueries.has(query.query) && !writesNothing.test(query.sql)) this.wrote = true;
     return this.inner.executeQuery<R>(query);
   }
   streamQuery<R>(query: CompiledQuery, chunkSize?: number) {
@@ -180,8 +222,8 @@ class GroupCommitDriver implements Driver {
   rollbackToSavepoint: Driver['rollbackToSavepoint'] = (c, name, compile) => this.inner.rollbackToSavepoint!(c, name, compile);
   releaseSavepoint: Driver['releaseSavepoint'] = (c, name, compile) => this.inner.releaseSavepoint!(c, name, compile);
   async destroy() {
+    await this.wal.close();
     await this.inner.destroy();
-    this.wal.close();
   }
   // The connection is free for others before this request waits for the disk.
   async releaseConnection(connection: DatabaseConnection) {
@@ -203,19 +245,23 @@ class GroupCommitDialect extends SqliteDialect {
   }
 }
 
-function openSqlite({ url, busyTimeoutMs = 1000, synchronous = 'FULL', syncFile }: DatabaseOptions): Db {
+function openSqlite({ url, busyTimeoutMs = 1000, synchronous = 'FULL', syncFile = fdatasync }: DatabaseOptions): Db {
   if (url !== ':memory:') mkdirSync(dirname(url), { recursive: true });
   const sqlite = new SQLite(url);
-  sqlite.pragma('journal_mode = WAL');
-  // Durability comes from the WAL flush below, not from an fsync inside COMMIT.
-  sqlite.pragma('synchronous = NORMAL');
+  const wal = sqlite.pragma('journal_mode = WAL', { simple: true }) === 'wal';
+  // Group commit needs the WAL; without it (an in-memory database) SQLite's own setting applies.
+  const groupCommit = wal && synchronous === 'FULL';
+  sqlite.pragma(`synchronous = ${groupCommit ? 'NORMAL' : synchronous}`);
   sqlite.pragma('foreign_keys = ON');
   // better-sqlite3 waits synchronously: keep this short, a locked database answers 503.
   sqlite.pragma(`busy_timeout = ${busyTimeoutMs}`);
   const database = withStatementCache(sqlite);
-  const dialect =
-    synchronous === 'FULL' && url !== ':memory:' ? new GroupCommitDialect(database, walFlusher(`${url}-wal`, syncFile)) : new SqliteDialect({ database });
-  return new Kysely<Database>({ dialect });
+  if (!groupCommit) return new Kysely<Database>({ dialect: new SqliteDialect({ database }) });
+  // SQLite puts the WAL beside the real file, wherever a symlink points.
+  const flusher = walFlusher(`${realpathSync(url)}-wal`, syncFile);
+  const db = new Kysely<Database>({ dialect: new GroupCommitDialect(database, flusher) });
+  flushers.set(db, flusher);
+  return db;
 }
 
 export function openDatabase(options: DatabaseOptions): Db {
@@ -254,15 +300,9 @@ export async function withRelaxedDurability<T>(db: Db, work: (db: Db) => Promise
     });
   }
   let relaxed = relaxedDbs.get(db);
-  if (!relaxed) {
-    relaxed = db.withPlugin(relaxedPlugin);
-    relaxedDbs.set(db, relaxed);
-    relaxedInstances.add(relaxed);
-  }
+  if (!relaxed) relaxedDbs.set(db, (relaxed = db.withPlugin(relaxedPlugin)));
   return work(relaxed);
 }
 
-const relaxedInstances = new WeakSet<Db>();
-
-/** Whether `db` is one withRelaxedDurability gave out (prepared queries compile for it apart). */
-export const isRelaxed = (db: Db) => relaxedInstances.has(db);
+/** Whether queries built on `db` are relaxed (prepared queries compile for them apart). */
+export const isRelaxed = (db: Db) => db.getExecutor().plugins.includes(relaxedPlugin);

@@ -12,8 +12,8 @@ const unavailableCodes = new Set([
   'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EHOSTUNREACH', 'EAI_AGAIN',
   // PostgreSQL: shutting down, starting up, too many connections, statement timeout
   '57P01', '57P02', '57P03', '53300', '57014',
-  // SQLite: another writer holds the lock past the busy timeout
-  'SQLITE_BUSY', 'SQLITE_LOCKED',
+  // SQLite: another writer holds the lock past the busy timeout; the WAL could not be flushed (connect.ts)
+  'SQLITE_BUSY', 'SQLITE_LOCKED', 'WAL_FLUSH_FAILED',
 ]);
 const unavailableMessages = [
   'Connection terminated',

@@ -18,7 +18,7 @@ export interface Metrics {
   endpoint: RequestHandler;
 }
 
-export function createMetrics(deps: Pick<Deps, 'db' | 'now' | 'config'>): Metrics {
+export function createMetrics(deps: Pick<Deps, 'db' | 'now' | 'config' | 'log'>): Metrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   const labelNames = ['method', 'route', 'status'] as const;
@@ -62,16 +62,24 @@ export function createMetrics(deps: Pick<Deps, 'db' | 'now' | 'config'>): Metric
     next();
   };
 
+  // The outcome goes on the request's log line; if the client left before it was
+  // known (that line is written already), on a line of its own.
+  function record(req: Request, outcome: Record<string, unknown>) {
+    const res = req.res!;
+    if (res.closed) deps.log.info({ reqId: req.id, ...outcome }, 'ceremony finished after the client left');
+    else res.locals.log = outcome;
+  }
+
   async function ceremony<T>(req: Request, kind: CeremonyKind, step: 'start' | 'finish', run: () => Promise<T>) {
     try {
       const result = await run();
       ceremonies.inc({ kind, step, result: 'success' });
-      req.res!.locals.log = { ceremony: kind, step, outcome: 'success' };
+      record(req, { ceremony: kind, step, outcome: 'success' });
       return result;
     } catch (error) {
       const code = error instanceof AppError ? error.code : 'internal_error';
       ceremonies.inc({ kind, step, result: code });
-      req.res!.locals.log = { ceremony: kind, step, outcome: 'failure', code, reason: error instanceof Error ? error.message : String(error) };
+      record(req, { ceremony: kind, step, outcome: 'failure', code, reason: error instanceof Error ? error.message : String(error) });
       throw error;
     }
   }

@@ -1,5 +1,6 @@
 import { Router } from 'express';
 import { sql } from 'kysely';
+import { durabilityFailure } from '../db/connect.js';
 import type { Deps } from '../deps.js';
 import { AppError } from '../errors.js';
 import type { Metrics } from '../http/metrics.js';
@@ -17,6 +18,8 @@ export function operationsRouter(deps: Deps, metrics: Metrics): Router {
       await sql`select 1`.execute(deps.db).catch((error: unknown) => {
         throw new AppError('service_unavailable', 'The database does not answer', { cause: error });
       });
+      const failure = durabilityFailure(deps.db);
+      if (failure) throw new AppError('service_unavailable', 'The database cannot write to disk', { cause: failure });
       res.json({ status: 'ready' });
     },
   });

@@ -1,15 +1,23 @@
 // Group commit on SQLite (db/connect.ts): a write that was answered is on disk,
 // because it waited for an fdatasync of the WAL that began after its commit; the
 // connection is free for others meanwhile; commits made during one flush share
-// the next; challenge inserts (withRelaxedDurability) and reads never wait.
-import { mkdtempSync, rmSync } from 'node:fs';
+// the next; challenge inserts (withRelaxedDurability) and reads never wait; a
+// failed flush stops every later write (503) and readiness.
+import { mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { insertChallenge } from '../../server/db/challenges.js';
-import { migrate, openDatabase, withRelaxedDurability, type SyncFile } from '../../server/db/connect.js';
+import { sql } from 'kysely';
+import pino from 'pino';
+import { durabilityFailure, migrate, openDatabase, WalFlushFailed, withRelaxedDurability, type SyncFile } from '../../server/db/connect.js';
 import type { Db } from '../../server/db/schema.js';
 import { findUserByEmail, insertUser } from '../../server/db/users.js';
+import { createApp } from '../../server/app.js';
+import { loadConfig } from '../../server/config.js';
+import { loadSecret, loadSigningKeys } from '../../server/tokens/signing-keys.js';
+import { SoftAuthenticator } from '../helpers/authenticator.js';
 
 let dir: string;
 let db: Db;
@@ -100,17 +108,46 @@ describe('group commit', () => {
     expect(plain.done).toBe(true);
   });
 
-  it('a failed flush fails the write that waited for it; the next write flushes afresh', async () => {
+  it('a failed flush fails the writes that waited for it and every write after it, until a restart', async () => {
     const write = insertUser(db, user(1));
-    await settle();
+    const during = (await settle(), insertUser(db, user(2)));
     held.shift()!(new Error('EIO'));
-    await expect(write).rejects.toThrow('EIO');
-    const next = track(insertUser(db, user(2)));
+    await expect(write).rejects.toBeInstanceOf(WalFlushFailed);
+    await expect(during).rejects.toBeInstanceOf(WalFlushFailed);
+    // The kernel may have dropped what it could not write: a later fsync proves nothing.
+    await expect(insertUser(db, user(3))).rejects.toMatchObject({ code: 'WAL_FLUSH_FAILED' });
+    expect(syncs).toBe(1);
+    expect(durabilityFailure(db)).toBeInstanceOf(WalFlushFailed);
+    // Reads go on.
+    expect(await findUserByEmail(db, 'user3@example.com')).toMatchObject({ id: 'u3' });
+  });
+
+  it('reads, raw SELECTs included, do not wait', async () => {
+    await sql`select 1`.execute(db);
+    await findUserByEmail(db, 'nobody@example.com');
+    expect(syncs).toBe(0);
+  });
+
+  it('closing waits for the flush under way; a write after closing fails', async () => {
+    const write = track(insertUser(db, user(1)));
     await settle();
-    expect(syncs).toBe(2);
+    const closing = track(db.destroy());
+    await settle();
+    expect(closing.done).toBe(false);
     held.shift()!(null);
     await settle();
-    expect(next.done).toBe(true);
+    expect([write.done, closing.done]).toEqual([true, true]);
+    db = openDatabase({ url: join(dir, 'db.sqlite'), syncFile }); // for afterEach
+  });
+
+  it('a database file reached through a symlink flushes the WAL beside the real file', async () => {
+    writeFileSync(join(dir, 'real.sqlite'), '');
+    symlinkSync(join(dir, 'real.sqlite'), join(dir, 'link.sqlite'));
+    const linked = openDatabase({ url: join(dir, 'link.sqlite') }); // the real fdatasync
+    await migrate(linked);
+    await insertUser(linked, user(1));
+    expect(durabilityFailure(linked)).toBeUndefined();
+    await linked.destroy();
   });
 
   it('with SQLITE_SYNCHRONOUS=NORMAL nothing waits for the disk', async () => {
@@ -119,5 +156,70 @@ describe('group commit', () => {
     await insertUser(normal, user(1));
     await normal.destroy();
     expect(syncs).toBe(0);
+  });
+});
+
+async function serve(database: Db, log = pino({ level: 'silent' })) {
+  const now = () => new Date();
+  const config = loadConfig({ LOG_LEVEL: 'info', RATE_LIMIT_ENABLED: 'false' });
+  const deps = { config, db: database, keys: await loadSigningKeys(database, now()), enumerationSecret: await loadSecret(database, 'enumeration', now()), now, log };
+  const server = createApp(deps).listen(0, '127.0.0.1');
+  await new Promise((resolve) => server.once('listening', resolve));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const call = (method: string, path: string, body?: unknown, signal?: AbortSignal) =>
+    fetch(`${url}${path}`, { method, signal, ...(body === undefined ? {} : { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }) });
+  const close = async () => {
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+  };
+  return { call, close };
+}
+
+describe('group commit, seen over HTTP', () => {
+  it('after a failed WAL flush a sign-up answers 503 service_unavailable, and so does /readyz', async () => {
+    hold = false;
+    let fail = false;
+    const failing = openDatabase({ url: join(dir, 'service.sqlite'), syncFile: (fd, done) => syncFile(fd, (error) => done(fail ? new Error('EIO') : error)) });
+    await migrate(failing);
+    const { call, close } = await serve(failing);
+    try {
+      expect((await call('GET', '/readyz')).status).toBe(200);
+      fail = true;
+      const started = await call('POST', '/v1/challenges', { email: 'alice@example.com' }).then((r) => r.json());
+      const registration = await new SoftAuthenticator().createCredential(started.options);
+      const finished = await call('PUT', '/v1/challenges', { challengeId: started.challengeId, registration });
+      expect(finished.status).toBe(503);
+      expect(await finished.json()).toMatchObject({ code: 'service_unavailable' });
+      expect((await call('GET', '/readyz')).status).toBe(503);
+    } finally {
+      await close();
+      await failing.destroy();
+    }
+  });
+
+  it('a ceremony that ends after its client left still logs its outcome', async () => {
+    const lines: Record<string, unknown>[] = [];
+    const log = pino({ level: 'info' }, { write: (line: string) => void lines.push(JSON.parse(line)) });
+    hold = false;
+    const { call, close } = await serve(db, log);
+    try {
+      const started = await call('POST', '/v1/challenges', { email: 'alice@example.com' }).then((r) => r.json());
+      const registration = await new SoftAuthenticator().createCredential(started.options);
+      hold = true;
+      const leaving = new AbortController();
+      const finish = call('PUT', '/v1/challenges', { challengeId: started.challengeId, registration }, leaving.signal).catch(() => 'aborted');
+      await settle();
+      expect(held).toHaveLength(1); // the finish is waiting for the disk
+      leaving.abort();
+      expect(await finish).toBe('aborted');
+      await settle();
+      hold = false;
+      held.splice(0).forEach((done) => done(null));
+      await settle();
+      expect(lines.find((line) => line.msg === 'request aborted')).toMatchObject({ req: { method: 'PUT', url: '/v1/challenges' } });
+      expect(lines.find((line) => line.msg === 'ceremony finished after the client left')).toMatchObject({ ceremony: 'registration', step: 'finish', outcome: 'success' });
+    } finally {
+      await close();
+    }
   });
 });
