@@ -12,6 +12,8 @@
 // connection, for an fdatasync of the WAL that started after its commit (see
 // walFlusher). One fsync on libuv's thread pool covers every commit made before it
 // began, and the event loop never waits for the disk. NORMAL skips the wait.
+// (Kysely's controlled transactions, db.startTransaction(), would answer before
+// the flush: the service uses db.transaction() only.)
 // Foreign keys are on; a short busy timeout lets a second writer wait a moment for
 // the lock, then the request answers 503 rather than hanging.
 //
