@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../server/config.js';
@@ -112,5 +113,23 @@ describe('the entry point', () => {
     const lines = result.stderr.trimEnd().split('\n');
     expect(lines).toHaveLength(1);
     expect(lines[0]).toContain('CHALLENGE_TTL_SECONDS');
+  });
+});
+
+describe('.env.example', () => {
+  // Every line, set or commented out: `NAME=value` or `# NAME=value`.
+  const example = readFileSync(new URL('.env.example', `file://${repo}`), 'utf8');
+  const entries = [...example.matchAll(/^(?:# )?([A-Z][A-Z0-9_]*)=(.*)$/gm)].map(([, name, value]) => [name!, value!] as const);
+
+  it('names every variable the service reads', () => {
+    const source = readFileSync(new URL('server/config.ts', `file://${repo}`), 'utf8');
+    const read = new Set([...source.matchAll(/env\.([A-Z][A-Z0-9_]*)|env, '([A-Z][A-Z0-9_]*)'/g)].map((m) => m[1] ?? m[2]));
+    expect(read.size).toBeGreaterThan(20);
+    expect([...read].filter((name) => !entries.some(([listed]) => listed === name))).toEqual([]);
+  });
+
+  it('holds values the service accepts', () => {
+    const env = Object.fromEntries(entries.filter(([, value]) => value !== ''));
+    expect(() => loadConfig(env)).not.toThrow();
   });
 });
