@@ -56,6 +56,8 @@ const concurrency = Number(args.concurrency);
 const http = createClient(concurrency * 2);
 
 let signUps = 0;
+type Ceremony = (instances: Instance[], mine: User[], round: number) => Promise<boolean>;
+
 /** One ceremony; with several instances it starts on one and finishes on the next. */
 async function ceremony(instances: Instance[], mine: User[], round: number): Promise<boolean> {
   const start = instances[round % instances.length]!;
@@ -71,7 +73,7 @@ async function ceremony(instances: Instance[], mine: User[], round: number): Pro
   return done.status === 200;
 }
 
-async function drive(instances: Instance[], users: User[], seconds: number) {
+async function drive(instances: Instance[], users: User[], seconds: number, one: Ceremony = ceremony) {
   // Each client owns its users, so no two ceremonies of one passkey overlap.
   const owned = Array.from({ length: concurrency }, (_, client) => users.filter((_, i) => i % concurrency === client));
   const cpuBefore = instances.map((instance) => cpuSeconds(instance.child.pid!));
@@ -84,7 +86,7 @@ async function drive(instances: Instance[], users: User[], seconds: number) {
     owned.map(async (mine) => {
       for (let round = 0; performance.now() < until; round++) {
         const start = performance.now();
-        const ok = await ceremony(instances, mine, round).catch(() => false);
+        const ok = await one(instances, mine, round).catch(() => false);
         if (ok) latencies.push(performance.now() - start);
         else errors++;
       }
@@ -110,6 +112,43 @@ const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floo
 const summary = (values: number[], digits = 0) =>
   `${median(values).toFixed(digits)} (${Math.min(...values).toFixed(digits)}–${Math.max(...values).toFixed(digits)})`;
 
+/**
+ * The HTTP floor: the CPU that a ceremony's two requests cost a server that only
+ * answers them, with the very bodies a real ceremony sends and receives (recorded
+ * from `service`), pinned and driven like the service. Measured for node:http and
+ * for Express 5 with express.json() (bench/bare-http.ts).
+ */
+async function measureHttpAlone(service: Instance, user: User) {
+  const startBody = { email: user.email };
+  const begun = await http.call(service.url, 'POST', '/v1/tokens', startBody);
+  const finishBody = { challengeId: begun.body.challengeId, authentication: await user.authenticator.getAssertion(begun.body.options) };
+  const done = await http.call(service.url, 'PUT', '/v1/tokens', finishBody);
+  if (done.status !== 200) throw new Error(`recording a ceremony failed: ${done.status}`);
+  const replies = JSON.stringify({ start: begun.body, finish: done.body });
+  const bare: Ceremony = async ([server]) => {
+    await http.call(server!.url, 'POST', '/v1/tokens', startBody);
+    return (await http.call(server!.url, 'PUT', '/v1/tokens', finishBody)).status === 200;
+  };
+  const cpuMicros: Record<string, number[]> = {};
+  for (const kind of ['node', 'express']) {
+    const server = await startInstance(http, {
+      databaseUrl: '',
+      cpu: args.pin ? '0' : undefined,
+      script: [...process.execArgv, 'bench/bare-http.ts'],
+      env: { BARE: kind, BARE_REPLIES: replies },
+    });
+    try {
+      await drive([server], [user], Number(args.warmup), bare);
+      cpuMicros[kind] = [];
+      for (let r = 0; r < Number(args.repeat); r++) cpuMicros[kind].push((await drive([server], [user], Number(args.duration), bare)).cpuMsPerCeremony * 1000);
+    } finally {
+      await stopInstance(server);
+    }
+  }
+  return { node: cpuMicros.node!, express: cpuMicros.express! };
+}
+let httpAlone: Awaited<ReturnType<typeof measureHttpAlone>> | undefined;
+
 async function run(instanceCount: number, filler: number, floorPerSecond: number) {
   const tmp = mkdtempSync(join(tmpdir(), 'passkeys-bench-'));
   const schema = args.db === 'postgres' ? await freshPostgresSchema() : undefined;
@@ -126,6 +165,12 @@ async function run(instanceCount: number, filler: number, floorPerSecond: number
     for (let i = 1; i < instanceCount; i++) instances.push(await startInstance(http, { databaseUrl, cpu: cpus[i], nodeArgs, env }));
     const users = await registerUsers(http, instances[0]!, Number(args.users));
     await drive(instances, users, Number(args.warmup));
+    if (args.mode === 'signin' && !httpAlone) {
+      httpAlone = await measureHttpAlone(instances[0]!, users[0]!);
+      console.log(
+        `HTTP alone, the same two requests and replies, nothing else${args.pin ? ', pinned to CPU 0' : ''}: node:http ${summary(httpAlone.node)} µs, Express 5 + express.json ${summary(httpAlone.express)} µs CPU per ceremony`,
+      );
+    }
 
     const title = `${args.mode} on ${args.db}${args.env ? ` (${args.env})` : ''}, ${instanceCount} instance(s)${args.pin ? ' pinned to CPU 0' : ''}, ${concurrency} clients, ${users.length} active users + ${filler} filler (seeded in ${seedSeconds.toFixed(0)} s)`;
     if (Number(args.soak) > 0) {
@@ -140,6 +185,8 @@ async function run(instanceCount: number, filler: number, floorPerSecond: number
     for (let r = 0; r < Number(args.repeat); r++) rounds.push(await drive(instances, users, Number(args.duration)));
     const pick = (key: keyof (typeof rounds)[number]) => rounds.map((round) => round[key]);
     const peak = Math.max(...instances.map((instance) => memoryMb(instance.child.pid!).peak));
+    const beyond = median(pick('cpuMsPerCeremony')) * 1000 - 1e6 / floorPerSecond;
+    const expressAlone = median(httpAlone?.express ?? [0]);
     console.log(
       [
         `${title}, ${args.repeat} × ${args.duration} s:`,
@@ -151,7 +198,8 @@ async function run(instanceCount: number, filler: number, floorPerSecond: number
         ...(args.mode === 'signin'
           ? [
               `  of the floor      ${((100 * median(pick('perSecond'))) / floorPerSecond).toFixed(0)}% (per core: ${((100 * median(pick('perSecond'))) / floorPerSecond / instanceCount).toFixed(0)}%)`,
-              `  beyond the floor  ${(median(pick('cpuMsPerCeremony')) * 1000 - 1e6 / floorPerSecond).toFixed(0)} µs CPU per ceremony (HTTP, framework, queries, logs, GC)`,
+              `  beyond the floor  ${beyond.toFixed(0)} µs CPU per ceremony: Express alone ${expressAlone.toFixed(0)}, the rest ${(beyond - expressAlone).toFixed(0)} (middleware, validation, glue, logs, GC)`,
+              `  ceiling           the floor + Express alone = ${(1e6 / floorPerSecond + expressAlone).toFixed(0)} µs -> ${(1e6 / (1e6 / floorPerSecond + expressAlone)).toFixed(0)} ceremonies/s per core`,
             ]
           : []),
       ].join('\n'),

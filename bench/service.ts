@@ -14,10 +14,10 @@ export const origin = 'http://localhost:3000';
 
 export async function startInstance(
   http: ReturnType<typeof createClient>,
-  options: { databaseUrl: string; cpu?: string | undefined; nodeArgs?: string[]; env?: Record<string, string> },
+  options: { databaseUrl: string; cpu?: string | undefined; nodeArgs?: string[]; env?: Record<string, string>; script?: string[] },
 ): Promise<Instance> {
   const port = await freePort();
-  const node = [process.execPath, ...(options.nodeArgs ?? []), 'dist/server/main.js'];
+  const node = [process.execPath, ...(options.nodeArgs ?? []), ...(options.script ?? ['dist/server/main.js'])];
   const [command, ...args] = options.cpu ? ['taskset', '-c', options.cpu, ...node] : node;
   const child = spawn(command!, args, {
     env: {
