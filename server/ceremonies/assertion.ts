@@ -6,7 +6,8 @@
 //   checks it against the library). Its quirks are kept, not fixed: base64url is decoded
 //   with its own helpers (they read malformed strings differently from Buffer, and the
 //   signature covers what they produce), the key's alg picks the hash whatever the curve,
-//   and ECDSA signatures are parsed by the same ASN.1 parser, as leniently. One gap,
+//   and an ECDSA signature that OpenSSL does not verify as strict DER is parsed by the
+//   same ASN.1 parser, as leniently. One gap,
 //   stricter than simplewebauthn: an ML-DSA (AKP) key (simplewebauthn verifies those
 //   only where WebCrypto has ML-DSA; the service never registers one).
 // - The counter is not checked here: the caller compares newCounter with the stored one.
@@ -14,7 +15,7 @@
 //   is bounded, oldest out first. A key that cannot be imported is not cached: it throws
 //   every time.
 // - Every failure throws an Error whose message says why.
-import { constants, createHash, createPublicKey, timingSafeEqual, verify as cryptoVerify } from 'node:crypto';
+import { constants, createHash, createPublicKey, timingSafeEqual, verify as cryptoVerify, type KeyObject } from 'node:crypto';
 import { ECDSASigValue } from '@peculiar/asn1-ecc';
 import { AsnParser } from '@peculiar/asn1-schema';
 import type { AuthenticationResponseJSON } from '@simplewebauthn/server';
@@ -164,8 +165,21 @@ function importEC2(alg: number, crv: unknown, x: unknown, y: unknown): PublicKey
   const hash = hashForAlg(alg);
   const key = createPublicKey({ key: { kty: 'EC', crv: name, x: jwkMember(x), y: jwkMember(y) }, format: 'jwk' });
   return {
-    verify: (data, signature) => cryptoVerify(hash, data, { key, dsaEncoding: 'ieee-p1363' }, ecdsaSignatureToP1363(signature, size)),
+    // Nearly every signature is strict DER, which OpenSSL reads itself: one that verifies
+    // so is accepted by simplewebauthn too (same r and s). Any other is decided as
+    // simplewebauthn decides it, through the lenient parser below.
+    verify: (data, signature) =>
+      verifiesAsStrictDer(hash, data, key, signature) ||
+      cryptoVerify(hash, data, { key, dsaEncoding: 'ieee-p1363' }, ecdsaSignatureToP1363(signature, size)),
   };
+}
+
+function verifiesAsStrictDer(hash: string, data: Uint8Array, key: KeyObject, signature: Uint8Array): boolean {
+  try {
+    return cryptoVerify(hash, data, { key, dsaEncoding: 'der' }, signature);
+  } catch {
+    return false;
+  }
 }
 
 /** The JWK curve name and the byte length of r and s (getSignatureComponentLength). */
