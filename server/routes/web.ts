@@ -32,6 +32,8 @@ const read = (path: string) => readFileSync(path, 'utf8');
 function embedScript(simpleWebAuthn: string, webDir: string): string {
   return [
     '(() => {',
+    // Strict, as the modules of the demo page are: a slip such as an undeclared name throws instead of making a global.
+    "'use strict';",
     // The UMD bundle fills `module.exports` when it sees CommonJS, instead of setting a global.
     'const module = { exports: {} }, exports = module.exports;',
     simpleWebAuthn,

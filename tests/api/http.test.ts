@@ -58,6 +58,14 @@ describe('health', () => {
   });
 });
 
+describe('/embed.js', () => {
+  it('is one strict-mode function, so nothing of it becomes a global of the embedding page', async () => {
+    const source = await (await fetch(`${service.url}/embed.js`)).text();
+    expect(source.startsWith("(() => {\n'use strict';\n")).toBe(true);
+    expect(source.trimEnd().endsWith('})();')).toBe(true);
+  });
+});
+
 describe('caching', () => {
   it('scripts and the page carry an ETag and answer 304 when it matches; API answers carry none', async () => {
     for (const path of ['/embed.js', '/vendor/simplewebauthn-browser.js', '/vendor/alpine-csp.js', '/', '/demo.js']) {
