@@ -4,7 +4,9 @@
 // then drive full ceremonies (start + finish, as a browser would) from this
 // separate process over keep-alive HTTP, after a warm-up. Every figure is measured
 // --repeat times and printed as median (min–max). In the same run it measures the
-// floor (bench/floor.ts) and prints throughput as a fraction of it.
+// floor (bench/floor.ts) and prints throughput as a fraction of it, and, for
+// sign-in, the HTTP floor (bench/bare-http.ts): what the same two requests cost a
+// server that does nothing else, with bare node:http and with bare Express.
 //
 //   npm run bench -- [--db sqlite|postgres] [--instances 1,2] [--mode signin|signup]
 //     [--concurrency 32] [--duration 10] [--warmup 3] [--repeat 3]
@@ -165,7 +167,7 @@ async function run(instanceCount: number, filler: number, floorPerSecond: number
     for (let i = 1; i < instanceCount; i++) instances.push(await startInstance(http, { databaseUrl, cpu: cpus[i], nodeArgs, env }));
     const users = await registerUsers(http, instances[0]!, Number(args.users));
     await drive(instances, users, Number(args.warmup));
-    if (args.mode === 'signin' && !httpAlone) {
+    if (args.mode === 'signin' && !httpAlone && Number(args.soak) === 0) {
       httpAlone = await measureHttpAlone(instances[0]!, users[0]!);
       console.log(
         `HTTP alone, the same two requests and replies, nothing else${args.pin ? ', pinned to CPU 0' : ''}: node:http ${summary(httpAlone.node)} µs, Express 5 + express.json ${summary(httpAlone.express)} µs CPU per ceremony`,
