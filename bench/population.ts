@@ -22,10 +22,11 @@ export async function signUp(http: ReturnType<typeof createClient>, instance: In
   return { email, authenticator };
 }
 
-export async function registerUsers(http: ReturnType<typeof createClient>, instance: Instance, count: number): Promise<User[]> {
+/** Signs up `count` users, 50 at a time, with `signUp` (the service's by default, or the peer's). */
+export async function registerUsers(count: number, signUpOne: (email: string) => Promise<User>): Promise<User[]> {
   const users: User[] = [];
   for (let i = 0; i < count; i += 50) {
-    const batch = Array.from({ length: Math.min(50, count - i) }, (_, j) => signUp(http, instance, `user${i + j}@example.com`));
+    const batch = Array.from({ length: Math.min(50, count - i) }, (_, j) => signUpOne(`user${i + j}@example.com`));
     users.push(...(await Promise.all(batch)));
   }
   return users;

@@ -6,11 +6,13 @@
 // --repeat times and printed as median (min–max). In the same run it measures the
 // floor (bench/floor.ts) and prints throughput as a fraction of it, and, for
 // sign-in, the HTTP floor (bench/bare-http.ts): what the same two requests cost a
-// server that does nothing else, with bare node:http and with bare Express.
+// server that does nothing else, with bare node:http and with bare Express. With
+// --peer it then drives a peer, Better Auth's passkey plugin (bench/peer/), the
+// same way, on the same core, with the same number of users.
 //
 //   npm run bench -- [--db sqlite|postgres] [--instances 1,2] [--mode signin|signup]
 //     [--concurrency 32] [--duration 10] [--warmup 3] [--repeat 3]
-//     [--users 1000] [--filler 0,1000000] [--pin] [--soak 600]
+//     [--users 1000] [--filler 0,1000000] [--pin] [--soak 600] [--peer]
 //     [--node-args="--cpu-prof"] [--env="SQLITE_SYNCHRONOUS=NORMAL ..."]
 //
 // --pin runs the service on CPU 0 and this driver on CPU 1 (taskset), so figures are
@@ -24,6 +26,7 @@ import { parseArgs } from 'node:util';
 import { freshPostgresSchema } from '../tests/helpers/database.js';
 import { measureFloor } from './floor.js';
 import { createClient } from './http.js';
+import { installPeer, peerCeremony, peerScript, peerSignUp } from './peer.js';
 import { registerUsers, seedFiller, signUp, type User } from './population.js';
 import { cpuSeconds, memoryMb, startInstance, stopInstance, type Instance } from './service.js';
 
@@ -40,6 +43,7 @@ const { values: args } = parseArgs({
     filler: { type: 'string', default: '0' },
     pin: { type: 'boolean', default: false },
     soak: { type: 'string', default: '0' },
+    peer: { type: 'boolean', default: false },
     'node-args': { type: 'string', default: '' },
     env: { type: 'string', default: '' },
   },
@@ -110,6 +114,26 @@ async function drive(instances: Instance[], users: User[], seconds: number, one:
   };
 }
 
+type Round = Awaited<ReturnType<typeof drive>>;
+
+/** --repeat measured runs of `duration` seconds; a getter for one figure of every run. */
+async function measure(instances: Instance[], users: User[], one: Ceremony = ceremony) {
+  const rounds: Round[] = [];
+  for (let r = 0; r < Number(args.repeat); r++) rounds.push(await drive(instances, users, Number(args.duration), one));
+  return (key: keyof Round) => rounds.map((round) => round[key]);
+}
+
+/** The figures every run prints, for `who` ("service" or "peer"). */
+function figures(pick: Awaited<ReturnType<typeof measure>>, who: string, peakMb: number): string[] {
+  return [
+    `  ceremonies/s      ${summary(pick('perSecond'))}`,
+    `  p50 / p90 / p99   ${summary(pick('p50'), 1)} / ${summary(pick('p90'), 1)} / ${summary(pick('p99'), 1)} ms`,
+    `  errors            ${pick('errors').reduce((a, b) => a + b, 0)}`,
+    `  ${`${who} CPU`.padEnd(18)}${summary(pick('cpuMsPerCeremony'), 2)} ms per ceremony (the load driver's: ${summary(pick('driverCpuMsPerCeremony'), 2)} ms)`,
+    `  ${`${who} peak RSS`.padEnd(18)}${peakMb.toFixed(0)} MB`,
+  ];
+}
+
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 const summary = (values: number[], digits = 0) =>
   `${median(values).toFixed(digits)} (${Math.min(...values).toFixed(digits)}–${Math.max(...values).toFixed(digits)})`;
@@ -151,6 +175,9 @@ async function measureHttpAlone(service: Instance, user: User) {
 }
 let httpAlone: Awaited<ReturnType<typeof measureHttpAlone>> | undefined;
 
+/** The service's figures at the first setting, for the peer to be compared with. */
+let serviceFirst: { perSecond: number; cpuMsPerCeremony: number } | undefined;
+
 async function run(instanceCount: number, filler: number, floorPerSecond: number) {
   const tmp = mkdtempSync(join(tmpdir(), 'passkeys-bench-'));
   const schema = args.db === 'postgres' ? await freshPostgresSchema() : undefined;
@@ -165,7 +192,7 @@ async function run(instanceCount: number, filler: number, floorPerSecond: number
     await seedFiller(databaseUrl, filler);
     const seedSeconds = (performance.now() - seeded) / 1000;
     for (let i = 1; i < instanceCount; i++) instances.push(await startInstance(http, { databaseUrl, cpu: cpus[i], nodeArgs, env }));
-    const users = await registerUsers(http, instances[0]!, Number(args.users));
+    const users = await registerUsers(Number(args.users), (email) => signUp(http, instances[0]!, email));
     await drive(instances, users, Number(args.warmup));
     if (args.mode === 'signin' && !httpAlone && Number(args.soak) === 0) {
       httpAlone = await measureHttpAlone(instances[0]!, users[0]!);
@@ -183,20 +210,15 @@ async function run(instanceCount: number, filler: number, floorPerSecond: number
       console.log(`${title}, soak ${args.soak} s:\n  RSS after 1 min ${afterOneMinute.toFixed(1)} MB, at the end ${memoryMb(pid).now.toFixed(1)} MB, peak ${memoryMb(pid).peak.toFixed(1)} MB\n  ceremonies/s ${first.perSecond.toFixed(0)} then ${rest.perSecond.toFixed(0)}, errors ${first.errors + rest.errors}`);
       return;
     }
-    const rounds: Awaited<ReturnType<typeof drive>>[] = [];
-    for (let r = 0; r < Number(args.repeat); r++) rounds.push(await drive(instances, users, Number(args.duration)));
-    const pick = (key: keyof (typeof rounds)[number]) => rounds.map((round) => round[key]);
+    const pick = await measure(instances, users);
     const peak = Math.max(...instances.map((instance) => memoryMb(instance.child.pid!).peak));
+    serviceFirst ??= { perSecond: median(pick('perSecond')), cpuMsPerCeremony: median(pick('cpuMsPerCeremony')) };
     const beyond = median(pick('cpuMsPerCeremony')) * 1000 - 1e6 / floorPerSecond;
     const expressAlone = median(httpAlone?.express ?? [0]);
     console.log(
       [
         `${title}, ${args.repeat} × ${args.duration} s:`,
-        `  ceremonies/s      ${summary(pick('perSecond'))}`,
-        `  p50 / p90 / p99   ${summary(pick('p50'), 1)} / ${summary(pick('p90'), 1)} / ${summary(pick('p99'), 1)} ms`,
-        `  errors            ${pick('errors').reduce((a, b) => a + b, 0)}`,
-        `  service CPU       ${summary(pick('cpuMsPerCeremony'), 2)} ms per ceremony (the load driver's: ${summary(pick('driverCpuMsPerCeremony'), 2)} ms)`,
-        `  service peak RSS  ${peak.toFixed(0)} MB`,
+        ...figures(pick, 'service', peak),
         ...(args.mode === 'signin'
           ? [
               `  of the floor      ${((100 * median(pick('perSecond'))) / floorPerSecond).toFixed(0)}% (per core: ${((100 * median(pick('perSecond'))) / floorPerSecond / instanceCount).toFixed(0)}%)`,
@@ -209,6 +231,36 @@ async function run(instanceCount: number, filler: number, floorPerSecond: number
   } finally {
     await Promise.all(instances.map(stopInstance));
     await schema?.drop();
+    rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
+/** The peer (bench/peer.ts): started, populated and driven as the service is, on SQLite. */
+async function runPeer() {
+  installPeer();
+  const tmp = mkdtempSync(join(tmpdir(), 'passkeys-bench-peer-'));
+  const nodeArgs = args['node-args'].split(' ').filter(Boolean);
+  const peer = await startInstance(http, { databaseUrl: join(tmp, 'peer.db'), cpu: args.pin ? '0' : undefined, nodeArgs, script: peerScript });
+  try {
+    const users = await registerUsers(Number(args.users), (email) => peerSignUp(http, peer, email));
+    const one: Ceremony =
+      args.mode === 'signup'
+        ? async ([instance]) => Boolean(await peerSignUp(http, instance!, `bench-${process.pid}-${signUps++}@example.com`))
+        : peerCeremony(http);
+    await drive([peer], users, Number(args.warmup), one);
+    const pick = await measure([peer], users, one);
+    const versus = serviceFirst
+      ? [`  the service       ${(serviceFirst.perSecond / median(pick('perSecond'))).toFixed(2)} × the peer's ceremonies/s, at ${(serviceFirst.cpuMsPerCeremony / median(pick('cpuMsPerCeremony'))).toFixed(2)} × its CPU per ceremony`]
+      : [];
+    console.log(
+      [
+        `peer: Better Auth + passkey plugin (bench/peer/), ${args.mode} on SQLite${args.pin ? ' pinned to CPU 0' : ''}, ${concurrency} clients, ${users.length} users, ${args.repeat} × ${args.duration} s:`,
+        ...figures(pick, 'peer', memoryMb(peer.child.pid!).peak),
+        ...versus,
+      ].join('\n'),
+    );
+  } finally {
+    await stopInstance(peer);
     rmSync(tmp, { recursive: true, force: true });
   }
 }
@@ -231,6 +283,7 @@ console.log(
 for (const filler of args.filler.split(',').map(Number)) {
   for (const count of args.instances.split(',').map(Number)) await run(count, filler, floor.perSecond);
 }
+if (args.peer) await runPeer();
 // Machines drift: the same floor measured again shows by how much during this run.
 const floorAfter = await floorOnServiceCore();
 console.log(`floor again at the end: ${(floorAfter.total * 1e6).toFixed(0)} µs (${(floor.total * 1e6).toFixed(0)} at the start)`);
