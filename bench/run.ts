@@ -8,7 +8,7 @@
 // sign-in, the HTTP floor (bench/bare-http.ts): what the same two requests cost a
 // server that does nothing else, with bare node:http and with bare Express. With
 // --peer it then drives a peer, Better Auth's passkey plugin (bench/peer/), the
-// same way, on the same core, with the same number of users.
+// same way, on the same core, with the same number of users and filler accounts.
 //
 //   npm run bench -- [--db sqlite|postgres] [--instances 1,2] [--mode signin|signup]
 //     [--concurrency 32] [--duration 10] [--warmup 3] [--repeat 3]
@@ -26,7 +26,7 @@ import { parseArgs } from 'node:util';
 import { freshPostgresSchema } from '../tests/helpers/database.js';
 import { measureFloor } from './floor.js';
 import { createClient } from './http.js';
-import { installPeer, peerCeremony, peerScript, peerSignUp } from './peer.js';
+import { installPeer, peerCeremony, peerScript, peerSignUp, seedPeerFiller } from './peer.js';
 import { registerUsers, seedFiller, signUp, type User } from './population.js';
 import { cpuSeconds, memoryMb, startInstance, stopInstance, type Instance } from './service.js';
 
@@ -175,8 +175,8 @@ async function measureHttpAlone(service: Instance, user: User) {
 }
 let httpAlone: Awaited<ReturnType<typeof measureHttpAlone>> | undefined;
 
-/** The service's figures at the first setting, for the peer to be compared with. */
-let serviceFirst: { perSecond: number; cpuMsPerCeremony: number } | undefined;
+/** The service's figures with one instance, per filler count, for the peer to be compared with. */
+const serviceAt = new Map<number, { perSecond: number; cpuMsPerCeremony: number }>();
 
 async function run(instanceCount: number, filler: number, floorPerSecond: number) {
   const tmp = mkdtempSync(join(tmpdir(), 'passkeys-bench-'));
@@ -212,7 +212,7 @@ async function run(instanceCount: number, filler: number, floorPerSecond: number
     }
     const pick = await measure(instances, users);
     const peak = Math.max(...instances.map((instance) => memoryMb(instance.child.pid!).peak));
-    serviceFirst ??= { perSecond: median(pick('perSecond')), cpuMsPerCeremony: median(pick('cpuMsPerCeremony')) };
+    if (instanceCount === 1) serviceAt.set(filler, { perSecond: median(pick('perSecond')), cpuMsPerCeremony: median(pick('cpuMsPerCeremony')) });
     const beyond = median(pick('cpuMsPerCeremony')) * 1000 - 1e6 / floorPerSecond;
     const expressAlone = median(httpAlone?.express ?? [0]);
     console.log(
@@ -236,12 +236,14 @@ async function run(instanceCount: number, filler: number, floorPerSecond: number
 }
 
 /** The peer (bench/peer.ts): started, populated and driven as the service is, on SQLite. */
-async function runPeer() {
+async function runPeer(filler: number) {
   installPeer();
   const tmp = mkdtempSync(join(tmpdir(), 'passkeys-bench-peer-'));
+  const databaseUrl = join(tmp, 'peer.db');
   const nodeArgs = args['node-args'].split(' ').filter(Boolean);
-  const peer = await startInstance(http, { databaseUrl: join(tmp, 'peer.db'), cpu: args.pin ? '0' : undefined, nodeArgs, script: peerScript });
+  const peer = await startInstance(http, { databaseUrl, cpu: args.pin ? '0' : undefined, nodeArgs, script: peerScript });
   try {
+    seedPeerFiller(databaseUrl, filler);
     const users = await registerUsers(Number(args.users), (email) => peerSignUp(http, peer, email));
     const one: Ceremony =
       args.mode === 'signup'
@@ -249,12 +251,13 @@ async function runPeer() {
         : peerCeremony(http);
     await drive([peer], users, Number(args.warmup), one);
     const pick = await measure([peer], users, one);
-    const versus = serviceFirst
-      ? [`  the service       ${(serviceFirst.perSecond / median(pick('perSecond'))).toFixed(2)} × the peer's ceremonies/s, at ${(serviceFirst.cpuMsPerCeremony / median(pick('cpuMsPerCeremony'))).toFixed(2)} × its CPU per ceremony`]
+    const service = serviceAt.get(filler);
+    const versus = service
+      ? [`  the service       ${(service.perSecond / median(pick('perSecond'))).toFixed(2)} × the peer's ceremonies/s, at ${(service.cpuMsPerCeremony / median(pick('cpuMsPerCeremony'))).toFixed(2)} × its CPU per ceremony`]
       : [];
     console.log(
       [
-        `peer: Better Auth + passkey plugin (bench/peer/), ${args.mode} on SQLite${args.pin ? ' pinned to CPU 0' : ''}, ${concurrency} clients, ${users.length} users, ${args.repeat} × ${args.duration} s:`,
+        `peer: Better Auth + passkey plugin (bench/peer/), ${args.mode} on SQLite${args.pin ? ' pinned to CPU 0' : ''}, ${concurrency} clients, ${users.length} active users + ${filler} filler, ${args.repeat} × ${args.duration} s:`,
         ...figures(pick, 'peer', memoryMb(peer.child.pid!).peak),
         ...versus,
       ].join('\n'),
@@ -283,7 +286,7 @@ console.log(
 for (const filler of args.filler.split(',').map(Number)) {
   for (const count of args.instances.split(',').map(Number)) await run(count, filler, floor.perSecond);
 }
-if (args.peer) await runPeer();
+if (args.peer) for (const filler of args.filler.split(',').map(Number)) await runPeer(filler);
 // Machines drift: the same floor measured again shows by how much during this run.
 const floorAfter = await floorOnServiceCore();
 console.log(`floor again at the end: ${(floorAfter.total * 1e6).toFixed(0)} µs (${(floor.total * 1e6).toFixed(0)} at the start)`);
