@@ -5,7 +5,7 @@
 // table-size runs are written straight into its database, as for the service.
 import { spawnSync } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import SQLite from 'better-sqlite3';
 import { SoftAuthenticator } from '../tests/helpers/authenticator.js';
 import type { createClient, Reply } from './http.js';
@@ -15,9 +15,10 @@ import { origin, type Instance } from './service.js';
 export const peerScript = ['bench/peer/server.mjs'];
 const api = '/api/auth/passkey';
 
-/** Installs the peer's pinned dependencies into bench/peer/node_modules, once. */
+/** Installs the peer's pinned dependencies into bench/peer/node_modules, again whenever its lockfile changed. */
 export function installPeer(): void {
-  if (existsSync('bench/peer/node_modules')) return;
+  const installed = 'bench/peer/node_modules/.package-lock.json'; // npm writes it after every install
+  if (existsSync(installed) && statSync(installed).mtimeMs >= statSync('bench/peer/package-lock.json').mtimeMs) return;
   const npm = spawnSync('npm', ['ci', '--prefix', 'bench/peer', '--no-audit', '--no-fund'], { stdio: 'inherit' });
   if (npm.status !== 0) throw new Error(`installing the peer failed (npm exit ${npm.status})`);
 }
