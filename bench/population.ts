@@ -22,7 +22,7 @@ export async function signUp(http: ReturnType<typeof createClient>, instance: In
   return { email, authenticator };
 }
 
-/** Signs up `count` users, 50 at a time, with `signUp` (the service's by default, or the peer's). */
+/** Signs up `count` users, 50 at a time, with `signUpOne` (the service's `signUp`, or the peer's). */
 export async function registerUsers(count: number, signUpOne: (email: string) => Promise<User>): Promise<User[]> {
   const users: User[] = [];
   for (let i = 0; i < count; i += 50) {

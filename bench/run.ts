@@ -247,7 +247,7 @@ async function runPeer(filler: number) {
     const users = await registerUsers(Number(args.users), (email) => peerSignUp(http, peer, email));
     const one: Ceremony =
       args.mode === 'signup'
-        ? async ([instance]) => Boolean(await peerSignUp(http, instance!, `bench-${process.pid}-${signUps++}@example.com`))
+        ? async ([instance]) => (await peerSignUp(http, instance!, `bench-${process.pid}-${signUps++}@example.com`), true)
         : peerCeremony(http);
     await drive([peer], users, Number(args.warmup), one);
     const pick = await measure([peer], users, one);
@@ -283,10 +283,11 @@ const floor = await floorOnServiceCore();
 console.log(
   `floor, CPU ${args.pin ? 'on CPU 0 (the service\'s)' : 'on one core'}, in-process: assertion verify ${(floor.verify * 1e6).toFixed(0)} µs + JWT ${(floor.sign * 1e6).toFixed(0)} µs + SQLite statements ${(floor.database * 1e6).toFixed(0)} µs = ${(floor.total * 1e6).toFixed(0)} µs -> ${floor.perSecond.toFixed(0)} ceremonies/s`,
 );
-for (const filler of args.filler.split(',').map(Number)) {
+const fillers = args.filler.split(',').map(Number);
+for (const filler of fillers) {
   for (const count of args.instances.split(',').map(Number)) await run(count, filler, floor.perSecond);
 }
-if (args.peer) for (const filler of args.filler.split(',').map(Number)) await runPeer(filler);
+if (args.peer) for (const filler of fillers) await runPeer(filler);
 // Machines drift: the same floor measured again shows by how much during this run.
 const floorAfter = await floorOnServiceCore();
 console.log(`floor again at the end: ${(floorAfter.total * 1e6).toFixed(0)} µs (${(floor.total * 1e6).toFixed(0)} at the start)`);
