@@ -7,6 +7,7 @@
 // - Every failure is the same 401 authentication_failed; the reason goes to the log.
 // - A counter that does not increase (when either side is non-zero) fails, and is
 //   recorded as `counter.regressed` in the account's audit trail (a cloned authenticator?).
+// - A passkey whose backup eligibility (BE) differs from its registration's fails.
 // - The challenge is used up first (see finishWithChallenge); storing the new
 //   counter, backup state and lastUsedAt, and creating the session happen in one transaction.
 import { createHmac, randomUUID } from 'node:crypto';
@@ -116,6 +117,11 @@ export async function finishSignIn(
       throw signInFailed(error instanceof Error ? error.message : 'verification threw', error);
     }
     const { newCounter, credentialBackedUp } = verified;
+    // Backup eligibility is fixed when a passkey is made (WebAuthn §7.2): a change means
+    // this is not the authenticator that registered it.
+    if (verified.credentialDeviceType !== credential.device_type) {
+      throw signInFailed(`backup eligibility changed: stored ${credential.device_type}, asserted ${verified.credentialDeviceType}`);
+    }
     const storedCounter = Number(credential.counter);
     // A counter that does not increase means two copies of one key may exist.
     if ((newCounter > 0 || storedCounter > 0) && newCounter <= storedCounter) {

@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
+  auditTrail,
   bearer,
   signIn,
   signUp,
@@ -49,6 +50,29 @@ describe('sign-in by email', () => {
     const row = await service.deps.db.selectFrom('credentials').selectAll().executeTakeFirstOrThrow();
     expect(row).toMatchObject({ backed_up: 1, device_type: 'multiDevice' });
   });
+
+  for (const [registered, asserted] of [
+    [false, true],
+    [true, false],
+  ] as const) {
+    it(`with backup eligibility ${registered ? 'gone' : 'gained'} since registration -> 401, nothing updated, audited`, async () => {
+      const authenticator = new SoftAuthenticator({ backupEligible: registered });
+      await signUp(service, authenticator, 'eve@example.com');
+      const before = await service.deps.db.selectFrom('credentials').selectAll().executeTakeFirstOrThrow();
+      const { sessions } = await tableCounts(service.deps);
+      // The same key pair, now claiming the other backup eligibility (and, if eligible, backed up).
+      const changed = new SoftAuthenticator({ backupEligible: asserted, backedUp: asserted });
+      const { challengeId, options } = await startSignIn(service, 'eve@example.com');
+      expectAuthenticationFailed(await finish(challengeId, await changed.getAssertion(options, {}, authenticator.credentials[0])));
+      expect(await service.deps.db.selectFrom('credentials').selectAll().executeTakeFirstOrThrow()).toEqual(before);
+      expect(await tableCounts(service.deps)).toMatchObject({ sessions });
+      expect((await auditTrail(service.deps)).at(-1)).toMatchObject({
+        type: 'sign_in.failed',
+        credential_id: authenticator.credentials[0]!.idHex,
+        detail: expect.stringContaining('backup eligibility changed'),
+      });
+    });
+  }
 
   it('with another account\'s passkey -> 401 authentication_failed', async () => {
     const alice = new SoftAuthenticator();
