@@ -122,7 +122,7 @@ export class WalFlushFailed extends Error {
 
 /**
  * Group commit: `flush()` resolves once an fdatasync of the WAL that began after
- * the call has finished. Callers that arrive while one runs wait together for the
+ * the call has finished (the first one also syncs the WAL's directory). Callers that arrive while one runs wait together for the
  * next, which starts the moment the running one ends. A failed fdatasync fails
  * every flush after it (the kernel may have dropped the pages it could not write,
  * so a later success would prove nothing) until the process restarts.
@@ -139,13 +139,27 @@ function walFlusher(walPath: string, syncFile: SyncFile) {
     const batch = waiting;
     waiting = [];
     syncing = true;
+    const flushWal = (wal: number) => syncFile(wal, (error) => done(batch, error));
+    if (fd !== undefined) return flushWal(fd);
+    let wal: number | undefined;
+    let dir: number | undefined;
     try {
-      fd ??= openSync(walPath, 'r'); // the WAL exists once anything was committed
+      wal = openSync(walPath, 'r'); // the WAL exists once anything was committed
+      // SQLite fsyncs the directory entry of a WAL it made only at its first checkpoint:
+      // until then a power cut could lose the file, and every commit in it. Once, first.
+      if (process.platform !== 'win32') dir = openSync(dirname(walPath), 'r');
     } catch (error) {
+      if (wal !== undefined) closeSync(wal);
       done(batch, error);
       return;
     }
-    syncFile(fd, (error) => done(batch, error));
+    fd = wal;
+    if (dir === undefined) return flushWal(wal);
+    syncFile(dir, (error) => {
+      closeSync(dir);
+      if (error) done(batch, error);
+      else flushWal(wal);
+    });
   }
   function settle(batch: typeof waiting): void {
     for (const caller of batch) {

@@ -3,7 +3,7 @@
 // connection is free for others meanwhile; commits made during one flush share
 // the next; challenge inserts (withRelaxedDurability) and reads never wait; a
 // failed flush stops every later write (503) and readiness.
-import { mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { fstatSync, mkdtempSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -148,6 +148,34 @@ describe('group commit', () => {
     await insertUser(linked, user(1));
     expect(durabilityFailure(linked)).toBeUndefined();
     await linked.destroy();
+  });
+
+  it('the first flush also syncs the directory that holds the WAL, once and before the WAL', async () => {
+    const url = join(dir, 'fresh.sqlite');
+    const synced: string[] = [];
+    const naming: SyncFile = (fd, done) => {
+      const { ino } = fstatSync(fd);
+      synced.push(ino === statSync(dir).ino ? 'directory' : ino === statSync(`${url}-wal`).ino ? 'wal' : 'other');
+      setImmediate(() => done(null));
+    };
+    const fresh = openDatabase({ url, syncFile: naming });
+    await migrate(fresh);
+    await insertUser(fresh, user(1));
+    await insertUser(fresh, user(2));
+    await fresh.destroy();
+    expect(synced[0]).toBe('directory');
+    expect(synced.slice(1)).toEqual(synced.slice(1).map(() => 'wal'));
+    expect(synced.length).toBeGreaterThanOrEqual(3);
+  });
+
+  it('a failed sync of the WAL\'s directory fails the writes like a failed flush', async () => {
+    const failing = openDatabase({
+      url: join(dir, 'fresh.sqlite'),
+      syncFile: (fd, done) => setImmediate(() => done(fstatSync(fd).isDirectory() ? new Error('EIO') : null)),
+    });
+    await expect(migrate(failing)).rejects.toBeInstanceOf(WalFlushFailed);
+    await expect(insertUser(failing, user(1))).rejects.toBeInstanceOf(WalFlushFailed);
+    await failing.destroy();
   });
 
   it('with SQLITE_SYNCHRONOUS=NORMAL nothing waits for the disk', async () => {
