@@ -85,7 +85,12 @@ async function databaseSeconds(iterations: number, accounts = 1000) {
       }
     })();
     const statements = {
-      passkeysOfEmail: db.prepare('select credentials.* from credentials inner join users on users.id = credentials.user_id where users.email = ? order by credentials.created_at, credentials.id'),
+      // The service's query: the email's account, else a stand-in account found by a probe (unused here).
+      passkeysOfEmail: db.prepare(
+        'select credentials.*, users.email from credentials inner join users on users.id = credentials.user_id where users.id = coalesce(' +
+          '(select id from users where email = ?), (select id from users where user_handle >= ? order by user_handle limit 1), ' +
+          '(select id from users order by user_handle limit 1)) order by credentials.created_at, credentials.id',
+      ),
       insertChallenge: db.prepare("insert into challenges (id, kind, challenge, user_id, email, display_name, user_handle, session_jti, created_at, expires_at) values (?, 'authentication', 'c', ?, null, null, null, null, ?, ?)"),
       consume: db.prepare('delete from challenges where id = ? returning *'),
       credentialWithUser: db.prepare('select credentials.*, users.email, users.user_handle from credentials inner join users on users.id = credentials.user_id where credentials.id = ?'),
@@ -102,7 +107,7 @@ async function databaseSeconds(iterations: number, accounts = 1000) {
     return await cpuPerOp(iterations, (i) => {
       const user = users[(i * 7919) % users.length]!;
       const id = randomUUID();
-      statements.passkeysOfEmail.all(user.email);
+      statements.passkeysOfEmail.all(user.email, user.credential);
       statements.insertChallenge.run(id, user.id, now, now);
       statements.consume.get(id);
       statements.credentialWithUser.get(user.credential);

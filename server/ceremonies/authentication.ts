@@ -1,9 +1,11 @@
 // Sign-in: by email (allowCredentials = that account's passkeys) or usernameless
 // (discoverable credentials; the account is found by credential id and its user
 // handle must match). Invariants:
-// - An email with no account gets an answer of the same status and shape, with
-//   stand-in credential ids derived from the email and a server secret (stable
-//   across calls), and nothing is written for it.
+// - An email with no account gets an answer of the same status and shape, and
+//   nothing is written for it. Its allowCredentials copy the passkeys of another
+//   account, picked by the email and a server secret (their number, transports and
+//   id lengths), with ids derived from the email and the secret: stable across
+//   calls, and as many as real accounts have, so their number tells nothing.
 // - Every failure is the same 401 authentication_failed; the reason goes to the log.
 // - A counter that does not increase (when either side is non-zero) fails, and is
 //   recorded as `counter.regressed` in the account's audit trail (a cloned authenticator?).
@@ -20,7 +22,8 @@ import {
 import { isoBase64URL } from '@simplewebauthn/server/helpers';
 import type { Deps, RequestContext } from '../deps.js';
 import { insertAuditEvent } from '../db/audit-events.js';
-import { findCredentialWithUser, listCredentialsByEmail, recordCredentialUse } from '../db/credentials.js';
+import { findCredentialWithUser, listCredentialsForSignIn, recordCredentialUse } from '../db/credentials.js';
+import type { CredentialsTable } from '../db/schema.js';
 import { insertSession } from '../db/sessions.js';
 import { AppError } from '../errors.js';
 import { mintSessionToken } from '../tokens/session-tokens.js';
@@ -29,13 +32,22 @@ import { ChallengeRejected, finishWithChallenge, saveChallenge } from './challen
 import { credentialIdToHex, toDescriptor } from './credential-json.js';
 import type { StartedCeremony } from './registration.js';
 
-// Sorted, as browsers report transports and as they are stored.
-const plausibleTransports: AuthenticatorTransport[][] = [['hybrid', 'internal'], ['internal'], ['usb'], ['nfc', 'usb']];
+// What an unknown email gets instead of real credentials: as many, with the same
+// transports and id lengths, as the account it copies (`model`); never changes.
+function standInCredentials(secret: Uint8Array, email: string, model: Pick<CredentialsTable, 'id' | 'transports'>[]) {
+  return model.map((credential, i) => ({
+    id: isoBase64URL.fromBuffer(derivedBytes(secret, `allowCredentials:${email}:${i}`, credential.id.length / 2)),
+    transports: JSON.parse(credential.transports) as AuthenticatorTransport[],
+  }));
+}
 
-// What an unknown email gets instead of real credentials: looks like one passkey, never changes.
-function standInCredentials(secret: Uint8Array, email: string) {
-  const digest = createHmac('sha256', secret).update(`allowCredentials:${email}`).digest();
-  return [{ id: isoBase64URL.fromBuffer(digest), transports: plausibleTransports[digest[0]! % plausibleTransports.length]! }];
+// Where the account to copy is looked for: shaped like a user handle (base64url of 32 bytes).
+const standInProbe = (secret: Uint8Array, email: string) => isoBase64URL.fromBuffer(derivedBytes(secret, `standInAccount:${email}`, 32));
+
+function derivedBytes(secret: Uint8Array, label: string, length: number): Uint8Array<ArrayBuffer> {
+  const blocks: Buffer[] = [];
+  for (let block = 0; blocks.length * 64 < length; block++) blocks.push(createHmac('sha512', secret).update(`${label}:${block}`).digest());
+  return Buffer.concat(blocks).subarray(0, length);
 }
 
 export async function startSignIn(
@@ -43,18 +55,19 @@ export async function startSignIn(
   input: { email?: string },
 ): Promise<StartedCeremony<PublicKeyCredentialRequestOptionsJSON>> {
   const { config } = deps;
+  const { email } = input;
   // One read for a known email and an unknown one alike, so both take about as long.
-  const credentials = input.email === undefined ? [] : await listCredentialsByEmail(deps.db, input.email);
-  // Every account has a passkey (the last one cannot be deleted): no rows, no account.
-  const userId = credentials[0]?.user_id;
-  const allowCredentials = userId || input.email === undefined ? credentials.map(toDescriptor) : standInCredentials(deps.enumerationSecret, input.email);
+  const credentials = email === undefined ? [] : await listCredentialsForSignIn(deps.db, email, standInProbe(deps.enumerationSecret, email));
+  // Every account has a passkey (the last one cannot be deleted): no rows of its own, no account.
+  const userId = credentials[0]?.email === email ? credentials[0]?.user_id : undefined;
+  const allowCredentials = userId || email === undefined ? credentials.map(toDescriptor) : standInCredentials(deps.enumerationSecret, email, credentials);
   const options = await generateAuthenticationOptions({
     rpID: config.rpId,
     allowCredentials,
     userVerification: config.userVerification,
     timeout: config.challengeTtlSeconds * 1000,
   });
-  if (input.email !== undefined && !userId) {
+  if (email !== undefined && !userId) {
     // Same shape, no row: the challenge id is random like any other and can never finish.
     return { challengeId: randomUUID(), options };
   }

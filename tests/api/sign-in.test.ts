@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   auditTrail,
@@ -189,11 +190,33 @@ describe('no user enumeration', () => {
     expect(await tableCounts(service.deps)).toEqual({ ...before, challenges: before.challenges + 1 });
   });
 
+  it('an unknown email gets as many stand-ins as an account has passkeys, with their transports and id lengths', async () => {
+    // The only account, so the one every unknown email copies: three passkeys of three kinds.
+    const { token } = await signUp(service, new SoftAuthenticator({ transports: ['hybrid', 'internal'] }), 'only@example.com');
+    for (const [transports, length] of [[['usb'], 64], [['nfc', 'usb'], 16]] as const) {
+      const start = await service.request('POST', '/v1/challenges', {}, bearer(token));
+      const registration = await new SoftAuthenticator({ transports: [...transports] }).createCredential(start.body.options, {
+        credentialId: randomBytes(length).toString('base64url'),
+      });
+      const finished = await service.request('PUT', '/v1/challenges', { challengeId: start.body.challengeId, registration }, bearer(token));
+      expect(finished.status).toBe(201);
+    }
+    const known: { id: string; transports: string[] }[] = (await startSignIn(service, 'only@example.com')).options.allowCredentials;
+    const unknown: typeof known = (await startSignIn(service, 'nobody@example.com')).options.allowCredentials;
+    const kinds = (list: typeof known) => list.map(({ id, transports }) => [Buffer.from(id, 'base64url').length, transports]).sort();
+    expect(kinds(known)).toEqual([[16, ['nfc', 'usb']], [32, ['hybrid', 'internal']], [64, ['usb']]]);
+    expect(kinds(unknown)).toEqual(kinds(known));
+    expect(unknown.filter(({ id }) => known.some((real) => real.id === id))).toEqual([]);
+    expect((await startSignIn(service, 'nobody@example.com')).options.allowCredentials).toEqual(unknown);
+  });
+
   it('stand-in credentials differ between emails and between servers', async () => {
+    await signUp(service, new SoftAuthenticator(), 'someone@example.com');
     const a = await service.request('POST', '/v1/tokens', { email: 'nobody@example.com' });
     const b = await service.request('POST', '/v1/tokens', { email: 'nobody2@example.com' });
     const other = await startService();
     try {
+      await signUp(other, new SoftAuthenticator(), 'someone@example.com');
       const c = await other.request('POST', '/v1/tokens', { email: 'nobody@example.com' });
       expect(b.body.options.allowCredentials[0].id).not.toBe(a.body.options.allowCredentials[0].id);
       expect(c.body.options.allowCredentials[0].id).not.toBe(a.body.options.allowCredentials[0].id);
