@@ -21,12 +21,11 @@ import type { Deps, RequestContext } from '../deps.js';
 import { insertAuditEvent } from '../db/audit-events.js';
 import { findCredentialById, insertCredential, listCredentialsByUser } from '../db/credentials.js';
 import { isUniqueViolation } from '../db/errors.js';
-import { insertSession } from '../db/sessions.js';
+import { holdLiveSession, insertSession } from '../db/sessions.js';
 import { findUserByEmail, findUserById, insertUser } from '../db/users.js';
 import type { CredentialsTable, UsersTable } from '../db/schema.js';
 import { AppError } from '../errors.js';
 import { mintSessionToken, verifySessionToken, type SessionClaims } from '../tokens/session-tokens.js';
-import { findSession } from '../db/sessions.js';
 import { nameForAaguid } from './authenticator-names.js';
 import { ChallengeRejected, finishWithChallenge, saveChallenge, type Challenge } from './challenges.js';
 import { credentialIdToHex, toCredentialJSON, toDescriptor, type CredentialJSON } from './credential-json.js';
@@ -192,16 +191,12 @@ function challengeProblem(error: unknown): never {
 
 /**
  * The session a finished registration answers with. A sign-up gets a new one.
- * Adding a passkey needs the session that started it to be still live (signing
- * out in between stops the ceremony); a caller that sends its token again gets
- * that same token back, otherwise (the contract asks no header) a new session.
+ * Adding a passkey (which needs the session that started it to be still live, see
+ * finishRegistration): a caller that sends its token again gets that same token
+ * back, otherwise (the contract asks no header) a new session.
  */
 async function sessionFor(deps: Deps, challenge: Challenge, userId: string, credentialId: string, bearer: string | undefined) {
   if (!challenge.user_id) return mintSessionToken(deps, { id: userId, email: challenge.email! }, credentialId);
-  const starter = challenge.session_jti ? await findSession(deps.db, challenge.session_jti) : undefined;
-  if (!starter || starter.revoked_at !== null || starter.expires_at <= deps.now().toISOString()) {
-    throw new AppError('unauthorized', 'The session that started adding this passkey has ended: sign in again');
-  }
   if (bearer === undefined) {
     const user = await findUserById(deps.db, userId);
     if (!user) throw new AppError('unauthorized', 'The account no longer exists');
@@ -230,6 +225,9 @@ export async function finishRegistration(
         if (account) {
           if (await findUserByEmail(trx, account.email)) throw new AppError('account_exists', 'An account with this email exists already');
           await insertUser(trx, account);
+        } else if (!challenge.session_jti || !(await holdLiveSession(trx, challenge.session_jti, deps.now().toISOString()))) {
+          // Checked and held in the transaction that adds the passkey: a sign-out in between stops it.
+          throw new AppError('unauthorized', 'The session that started adding this passkey has ended: sign in again');
         }
         if (await findCredentialById(trx, credential.id)) {
           throw new AppError('credential_exists', 'This passkey is registered already');

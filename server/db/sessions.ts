@@ -21,6 +21,22 @@ export function findSession(db: Db, jti: string) {
   return db.selectFrom('sessions').selectAll().where('jti', '=', jti).executeTakeFirst();
 }
 
+/**
+ * Whether the session is live, and keeps it so until the transaction `trx` ends: a
+ * write to its row (the same value again) holds the row, so a concurrent sign-out
+ * either came first (and this returns false) or waits for the commit.
+ */
+export async function holdLiveSession(trx: Db, jti: string, now: string): Promise<boolean> {
+  const result = await trx
+    .updateTable('sessions')
+    .set((eb) => ({ revoked_at: eb.ref('revoked_at') }))
+    .where('jti', '=', jti)
+    .where('revoked_at', 'is', null)
+    .where('expires_at', '>', now)
+    .executeTakeFirst();
+  return result.numUpdatedRows === 1n;
+}
+
 export async function revokeSession(db: Db, jti: string, revokedAt: string): Promise<void> {
   await db
     .updateTable('sessions')

@@ -214,6 +214,30 @@ describe('adding a passkey to the signed-in account', () => {
     expect(await tableCounts(service.deps)).toMatchObject({ credentials: 1 });
   });
 
+  it('signed out while its finish runs, just before the finish writes -> 401 unauthorized, no passkey added', async () => {
+    const account = await signUp(service, new SoftAuthenticator(), 'olga@example.com');
+    const start = await service.request('POST', '/v1/challenges', {}, bearer(account.token));
+    const registration = await new SoftAuthenticator().createCredential(start.body.options);
+    // The finish has checked the passkey and made its answer; its next step is the
+    // transaction that stores the passkey. The sign-out commits first.
+    const { db } = service.deps;
+    const transaction = db.transaction.bind(db);
+    db.transaction = (() => {
+      db.transaction = transaction;
+      return {
+        execute: async (work: Parameters<ReturnType<typeof transaction>['execute']>[0]) => {
+          expect((await service.request('DELETE', '/v1/sessions/current', undefined, bearer(account.token))).status).toBe(204);
+          return transaction().execute(work);
+        },
+      };
+    }) as unknown as typeof db.transaction;
+    const finish = await service.request('PUT', '/v1/challenges', { challengeId: start.body.challengeId, registration });
+    expect(db.transaction).toBe(transaction); // the finish did reach its transaction
+    expect(finish.status).toBe(401);
+    expect(finish.body.code).toBe('unauthorized');
+    expect(await tableCounts(service.deps)).toMatchObject({ credentials: 1 });
+  });
+
   it('on an authenticator that holds one of them -> the authenticator refuses (excludeCredentials)', async () => {
     const phone = new SoftAuthenticator();
     const account = await signUp(service, phone, 'ivan@example.com');
