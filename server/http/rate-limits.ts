@@ -7,6 +7,7 @@
 //
 // If Redis is unreachable, requests pass without rate limiting (and it is logged):
 // losing Redis must not take sign-in down.
+import { createHash } from 'node:crypto';
 import type { Request, RequestHandler, Router } from 'express';
 import { ipKeyGenerator, rateLimit } from 'express-rate-limit';
 import type { Logger } from 'pino';
@@ -48,9 +49,12 @@ function limiter(deps: LimitDeps, name: string, limit: number, key: (req: Reques
 
 const clientIp = (req: Request) => ipKeyGenerator(req.ip ?? req.socket.remoteAddress ?? 'unknown');
 
+// The limiter runs before the body is validated: the email is hashed, so a key is
+// always short, and no email is written to Redis in the clear.
 function emailAndIp(req: Request) {
   const email = (req.body as { email?: unknown } | undefined)?.email;
-  return typeof email === 'string' ? `${email.trim().toLowerCase()}|${clientIp(req)}` : undefined;
+  if (typeof email !== 'string') return undefined;
+  return `${createHash('sha256').update(email.trim().toLowerCase()).digest('base64url')}|${clientIp(req)}`;
 }
 
 /** Registers every limit in front of the routes it guards. */

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { createClient } from 'redis';
 import { afterEach, describe, expect, it } from 'vitest';
 import { signIn, signUp, SoftAuthenticator, startService, type TestService } from '../helpers/service.js';
 import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
@@ -78,6 +79,19 @@ describe('rate limits in Redis', () => {
     await exhaust(b, 2, {});
     expect((await a.request('POST', '/v1/tokens', {})).status).toBe(429);
     expect((await b.request('POST', '/v1/tokens', {})).status).toBe(429);
+  });
+
+  it('keep emails out of their keys: a long one (refused 400) leaves a short key, and none shows an email', async () => {
+    const prefix = `test-${randomBytes(6).toString('hex')}:`;
+    const svc = await service({ ...limits, REDIS_URL: redisUrl, REDIS_KEY_PREFIX: prefix });
+    expect((await svc.request('POST', '/v1/tokens', { email: 'a'.repeat(60_000) })).status).toBe(400);
+    expect((await svc.request('POST', '/v1/tokens', { email: 'alice@example.com' })).status).toBe(200);
+    const redis = createClient({ url: redisUrl });
+    await redis.connect();
+    cleanup.push(async () => void (await redis.quit()));
+    const keys = await redis.keys(`${prefix}*`);
+    expect(keys.filter((key) => key.includes('ceremony-email'))).toHaveLength(2);
+    expect(keys.filter((key) => key.length > 200 || key.includes('@'))).toEqual([]);
   });
 
   it('when Redis is lost, sign-in goes on without limits, and limits come back with Redis', async () => {
