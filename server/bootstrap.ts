@@ -30,6 +30,6 @@ export async function openDeps(config: Config, log: Logger, now: () => Date = ()
 
 /** Closes what openDeps opened. */
 export async function closeDeps(deps: Deps): Promise<void> {
-  await deps.redis?.client.close().catch(() => {});
+  await deps.redis?.close();
   await deps.db.destroy();
 }

@@ -94,6 +94,22 @@ describe('rate limits in Redis', () => {
     expect(keys.filter((key) => key.length > 200 || key.includes('@'))).toEqual([]);
   });
 
+  it('when Redis stops answering, sign-in goes on without limits, and the service still shuts down', async () => {
+    const proxy: TcpProxy = await startTcpProxy({ host: '127.0.0.1', port: 6379 });
+    cleanup.push(() => proxy.close());
+    const svc = await startService({ ...limits, REDIS_URL: `redis://127.0.0.1:${proxy.port}`, REDIS_KEY_PREFIX: `test-${randomBytes(6).toString('hex')}:` });
+    let closed = false;
+    cleanup.push(async () => void (closed || (await svc.close())));
+    const authenticator = new SoftAuthenticator();
+    await signUp(svc, authenticator, 'alice@example.com');
+
+    proxy.stall();
+    // More than either limit allows: each request waits for Redis a moment, then passes.
+    for (let i = 0; i < 4; i++) expect((await signIn(svc, authenticator, 'alice@example.com')).status).toBe(200);
+    await svc.close();
+    closed = true;
+  });
+
   it('when Redis is lost, sign-in goes on without limits, and limits come back with Redis', async () => {
     const proxy: TcpProxy = await startTcpProxy({ host: '127.0.0.1', port: 6379 });
     cleanup.push(() => proxy.close());
