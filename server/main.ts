@@ -1,5 +1,5 @@
 // Runs the service: environment -> config, open the database, migrate, load
-// keys, listen, sweep expired rows on a timer. On SIGTERM/SIGINT: stop accepting,
+// keys, listen, sweep expired rows and reload the signing keys on timers. On SIGTERM/SIGINT: stop accepting,
 // let in-flight requests finish (up to SHUTDOWN_TIMEOUT_SECONDS), then close the
 // database and Redis.
 import { existsSync } from 'node:fs';
@@ -9,6 +9,7 @@ import { closeDeps, openDeps } from './bootstrap.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { createLogger } from './logger.js';
 import { startSweeping } from './sweep.js';
+import { startReloadingKeys } from './tokens/signing-keys.js';
 
 if (existsSync('.env')) process.loadEnvFile('.env');
 
@@ -24,6 +25,7 @@ try {
 const log = createLogger(config.logLevel);
 const deps = await openDeps(config, log);
 const stopSweeping = startSweeping(deps);
+const stopReloadingKeys = startReloadingKeys(deps);
 const server = createApp(deps).listen(config.port, config.host, () => {
   log.info({ port: config.port, rpId: config.rpId, origins: config.origins }, `listening on ${config.origins[0]}`);
 });
@@ -35,6 +37,7 @@ function shutdown(signal: string) {
   stopping = true;
   log.info({ signal }, 'shutting down: finishing in-flight requests');
   stopSweeping();
+  stopReloadingKeys();
   const deadline = setTimeout(() => {
     log.warn('shutdown deadline reached: closing remaining connections');
     server.closeAllConnections();

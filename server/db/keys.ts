@@ -14,6 +14,10 @@ export function listSigningKeys(db: Db) {
   return db.selectFrom('signing_keys').selectAll().orderBy('generation', 'desc').execute();
 }
 
+export async function deleteSigningKeys(db: Db, kids: string[]): Promise<void> {
+  if (kids.length > 0) await db.deleteFrom('signing_keys').where('kid', 'in', kids).execute();
+}
+
 export async function insertSecretIfAbsent(db: Db, secret: ServerSecretsTable): Promise<void> {
   await db
     .insertInto('server_secrets')

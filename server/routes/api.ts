@@ -104,7 +104,7 @@ export function apiRouter(deps: Deps, metrics: Metrics): Router {
 
   route(router, '/.well-known/jwks.json', {
     get: (_req, res) => {
-      // Short enough that a rotated-in key is picked up soon, long enough to spare us.
+      // A rotated-in key is published KEY_PUBLISH_SECONDS before it signs: longer than this lives in any cache.
       res.set('Cache-Control', 'public, max-age=300, stale-while-revalidate=60').json(deps.keys.jwks);
     },
   });
