@@ -19,16 +19,16 @@ const targetSelector = script.dataset.target || '#passkey-form';
 
 const styles = new CSSStyleSheet();
 styles.replaceSync(`
-  :host {
-    all: initial;
-    display: block;
-    max-width: 26rem;
-    color: #1b1f2a;
-    font: 16px/1.5 system-ui, -apple-system, 'Segoe UI', Roboto, 'Helvetica Neue', Arial, sans-serif;
-  }
+  :host { display: block; max-width: 26rem; }
   :host([hidden]) { display: none; }
   * { box-sizing: border-box; }
+  /* The site's rules win over :host on the element holding the form, and what they
+     set there would be inherited: the form starts from nothing instead. */
   form {
+    all: initial;
+    box-sizing: border-box;
+    color: #1b1f2a;
+    font: 16px/1.5 system-ui, -apple-system, 'Segoe UI', Roboto, 'Helvetica Neue', Arial, sans-serif;
     display: grid;
     gap: 0.4rem;
     padding: 1.25rem;

@@ -89,6 +89,12 @@ test("the form's styles and the site's stay apart", async ({ page }) => {
   expect(await style('Sign up', 'text-transform')).toBe('none');
   expect(await style('Sign up', 'background-color')).toBe('rgb(255, 255, 255)');
   expect(await page.getByLabel('Email').evaluate((element) => getComputedStyle(element).fontFamily)).not.toContain('Georgia');
+  // Nor do the inherited properties of a rule that matches the element holding the form.
+  const label = await page.getByText('Email', { exact: true }).evaluate((element) => {
+    const { color, fontSize, letterSpacing } = getComputedStyle(element);
+    return { color, fontSize, letterSpacing };
+  });
+  expect(label).toEqual({ color: 'rgb(27, 31, 42)', fontSize: '16px', letterSpacing: 'normal' });
   // ...and the form's rules do not reach the site's.
   expect(await style('Continue as a guest', 'text-transform')).toBe('uppercase');
   expect(await style('Continue as a guest', 'background-color')).toBe('rgb(26, 26, 26)');

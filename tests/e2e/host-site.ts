@@ -13,6 +13,7 @@ const styles = `
   button { padding: 0.8rem 1.4rem; border: 0; border-radius: 0; background: rgb(26, 26, 26); color: #fff; text-transform: uppercase; letter-spacing: 0.1em; }
   input, p { font-family: Georgia, serif; }
   #sign-in { margin: 1.5rem 0; }
+  main div { color: rgb(255, 0, 0); font-size: 30px; letter-spacing: 5px; }
 `;
 
 const policy = [
