@@ -135,7 +135,8 @@ document.addEventListener('alpine:init', () => {
     // Autofill (conditional UI): the browser lists this site's passkeys among the Email
     // field's suggestions. The request waits until one is picked or a button's ceremony
     // aborts it, and is renewed before its challenge expires. A failed request stays
-    // quiet and is not retried at once: the buttons work, and say what is wrong.
+    // quiet and is not retried at once: the buttons work, and say what is wrong. A
+    // sign-in through it that fails says why, and offers autofill again.
     async startAutofill() {
       clearTimeout(this.autofillTimer);
       if (this.session || this.busy || !(await browserSupportsWebAuthnAutofill())) return;
@@ -153,6 +154,7 @@ document.addEventListener('alpine:init', () => {
       await this.run('authentication', async () => {
         await this.signedIn(await api.finishSignIn(started.challengeId, authentication), 'You are signed in.');
       });
+      this.startAutofill(); // offered again after a failed sign-in (not once signed in)
     },
 
     async signedIn({ token, expiresAt }, message) {

@@ -103,6 +103,30 @@ test.describe('with autofill', () => {
     expect(mediations.length).toBeGreaterThan(0);
     expect(new Set(mediations)).toEqual(new Set(['conditional']));
   });
+
+  test('after a sign-in through autofill fails, the passkey is offered again', async ({ page, browserErrors }) => {
+    browserErrors.allow(/status of 401/);
+    const demo = new DemoPage(page);
+    const email = newEmail('ruth');
+    await demo.open();
+    await demo.signUp(email);
+    // The first finish is refused, as it would be had the passkey been removed meanwhile.
+    let refused = 0;
+    await page.route('**/v1/tokens', (route) =>
+      route.request().method() === 'PUT' && refused++ === 0
+        ? route.fulfill({
+            status: 401,
+            contentType: 'application/problem+json',
+            body: JSON.stringify({ type: 'about:blank', title: 'Unauthorized', status: 401, detail: 'Sign-in failed', code: 'authentication_failed' }),
+          })
+        : route.continue(),
+    );
+    await demo.button('Sign out').click();
+
+    // The virtual authenticator picks the passkey each time it is offered.
+    await demo.expectSignedInAs(email);
+    expect(refused).toBe(2);
+  });
 });
 
 test('a second passkey on a security key, then sign-in with it', async ({ page, authenticator, plugInSecurityKey }) => {
