@@ -51,6 +51,8 @@ export function createApp(deps: Deps): express.Express {
       origin: deps.config.origins,
       methods: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'],
       allowedHeaders: ['Content-Type', 'Authorization'],
+      // So a form on another origin can say how long to wait after a 429.
+      exposedHeaders: ['Retry-After'],
       maxAge: 600,
     }),
   );

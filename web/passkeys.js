@@ -5,13 +5,17 @@
 // and /embed.js inlines both into one function scope.
 'use strict';
 
-/** A failed call to the service: `code` is the contract's problem code, or `unreachable`. */
+/**
+ * A failed call to the service: `code` is the contract's problem code, or `unreachable`;
+ * `retryAfter` the seconds to wait that a 429 names.
+ */
 class ServiceError extends Error {
   constructor(code, status, detail, options) {
     super(detail || code, options);
     this.name = 'ServiceError';
     this.code = code;
     this.status = status;
+    this.retryAfter = options?.retryAfter;
   }
 }
 
@@ -38,7 +42,10 @@ function createPasskeyClient(baseUrl) {
     }
     if (response.status === 204) return undefined;
     const data = await response.json().catch(() => null);
-    if (!response.ok) throw new ServiceError(data?.code ?? 'unexpected_response', response.status, data?.detail);
+    if (!response.ok) {
+      const retryAfter = Number(response.headers.get('Retry-After')) || undefined;
+      throw new ServiceError(data?.code ?? 'unexpected_response', response.status, data?.detail, { retryAfter });
+    }
     return data;
   }
 
@@ -116,11 +123,11 @@ const serviceMessages = {
 function describeError(error, ceremony) {
   if (error instanceof ServiceError) {
     const code = error.code === 'unauthorized' ? 'session_expired' : error.code;
-    const message =
-      serviceMessages[error.code] ??
-      (error.status >= 500
-        ? 'Something went wrong on our side. Try again in a moment.'
-        : `The service refused this request: ${error.message}`);
+    const waitFor = error.code === 'rate_limited' ? error.retryAfter : undefined;
+    const message = waitFor
+      ? `Too many attempts. Try again in ${waitFor === 1 ? '1 second' : `${waitFor} seconds`}.`
+      : (serviceMessages[error.code] ??
+        (error.status >= 500 ? 'Something went wrong on our side. Try again in a moment.' : `The service refused this request: ${error.message}`));
     return { code, message };
   }
   switch (error?.name) {

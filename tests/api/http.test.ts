@@ -23,6 +23,8 @@ describe('CORS', () => {
     const reply = await service.request('POST', '/v1/tokens', {}, { origin: 'http://app.localhost:8080' });
     expect(reply.headers.get('access-control-allow-origin')).toBe('http://app.localhost:8080');
     expect(reply.headers.get('vary')).toMatch(/Origin/);
+    // A 429's Retry-After is readable there too.
+    expect(reply.headers.get('access-control-expose-headers')).toBe('Retry-After');
   });
 
   it('gives nothing to an origin that is not configured, nor to a look-alike', async () => {

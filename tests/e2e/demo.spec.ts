@@ -263,6 +263,23 @@ test('a cancelled ceremony shows a message, and the page still works', async ({ 
   await demo.signIn(email);
 });
 
+test('too many attempts: the page says how long to wait, as the service told it', async ({ page, browserErrors }) => {
+  browserErrors.allow(/status of 429/);
+  const demo = new DemoPage(page);
+  await demo.open();
+  await page.route('**/v1/tokens', (route) =>
+    route.fulfill({
+      status: 429,
+      headers: { 'retry-after': '42' },
+      contentType: 'application/problem+json',
+      body: JSON.stringify({ type: 'about:blank', title: 'Too Many Requests', status: 429, detail: 'Too many requests: try again in 42 s', code: 'rate_limited' }),
+    }),
+  );
+  await demo.email.fill(newEmail('tess'));
+  await demo.button('Sign in').click();
+  await expect(demo.status).toHaveText('Too many attempts. Try again in 42 seconds.');
+});
+
 test("signing up with an existing account's email says so", async ({ page, browserErrors }) => {
   browserErrors.allow(/status of 409/);
   const demo = new DemoPage(page);
