@@ -6,7 +6,8 @@
 // styles out, and the shadow root keeps ours in. The element then dispatches
 //   passkey:signed-in  detail { userId, token, expiresAt }  after a sign-up or sign-in
 //   passkey:error      detail { code, message }             when one fails
-// both bubbling out of the shadow root. Styles are a constructed stylesheet and
+// both bubbling out of the shadow root. Where the browser supports it, the Email field
+// also offers the site's passkeys in its autofill. Styles are a constructed stylesheet and
 // the markup is built with DOM calls, so a strict CSP on the page needs nothing
 // beyond allowing this script and requests to the service (script-src, connect-src).
 // /embed.js serves this file inside one function, after web/passkeys.js.
@@ -90,7 +91,7 @@ function mount(host) {
     id: 'email',
     type: 'email',
     name: 'email',
-    autocomplete: 'username',
+    autocomplete: 'username webauthn',
     inputmode: 'email',
     autocapitalize: 'none',
     spellcheck: 'false',
@@ -128,21 +129,16 @@ function mount(host) {
   if (!SimpleWebAuthnBrowser.browserSupportsWebAuthn()) say('error', unsupportedBrowser.message);
 
   let busy = false;
-  form.addEventListener('submit', async (event) => {
-    event.preventDefault();
-    if (busy) return;
-    const signingUp = event.submitter?.value === 'sign-up';
-    const ceremony = signingUp ? 'registration' : 'authentication';
-    if (!SimpleWebAuthnBrowser.browserSupportsWebAuthn()) return fail(unsupportedBrowser);
-    // Sign-up needs an email; sign-in without one lets the person pick any passkey of this site.
-    if ((signingUp || email.value !== '') && (email.value === '' || !email.validity.valid)) return fail(invalidEmail);
-
+  let signedIn = false;
+  const offersAutofill = !autofillTaken; // see offerAutofill
+  autofillTaken = true;
+  // One ceremony at a time; what it ends with is said and dispatched.
+  async function run(ceremony, action) {
     busy = true;
     form.setAttribute('aria-busy', 'true');
-    email.setAttribute('aria-invalid', 'false');
-    say('info', ceremonyPrompts[ceremony]);
     try {
-      const { userId, token, expiresAt } = signingUp ? await api.signUp(email.value) : await api.signIn(email.value);
+      const { userId, token, expiresAt } = await action();
+      signedIn = true;
       say('success', `Signed in as ${decodeTokenClaims(token).email}.`);
       host.dispatchEvent(new CustomEvent('passkey:signed-in', { bubbles: true, composed: true, detail: { userId, token, expiresAt } }));
     } catch (error) {
@@ -155,8 +151,50 @@ function mount(host) {
       busy = false;
       form.removeAttribute('aria-busy');
     }
+    if (offersAutofill) offerAutofill();
+  }
+
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    if (busy) return;
+    const signingUp = event.submitter?.value === 'sign-up';
+    const ceremony = signingUp ? 'registration' : 'authentication';
+    if (!SimpleWebAuthnBrowser.browserSupportsWebAuthn()) return fail(unsupportedBrowser);
+    // Sign-up needs an email; sign-in without one lets the person pick any passkey of this site.
+    if ((signingUp || email.value !== '') && (email.value === '' || !email.validity.valid)) return fail(invalidEmail);
+
+    email.setAttribute('aria-invalid', 'false');
+    say('info', ceremonyPrompts[ceremony]);
+    await run(ceremony, () => (signingUp ? api.signUp(email.value) : api.signIn(email.value)));
   });
+
+  // Autofill (conditional UI), in the first form of the page only (a browser takes one
+  // such request at a time): the browser lists this site's passkeys among the Email
+  // field's suggestions. A button's ceremony aborts the request (SimpleWebAuthn does);
+  // it is renewed before its challenge expires, and offered again after a ceremony
+  // that did not sign the person in. A request that cannot start stays quiet.
+  let autofillTimer;
+  async function offerAutofill() {
+    clearTimeout(autofillTimer);
+    if (signedIn || busy || !(await SimpleWebAuthnBrowser.browserSupportsWebAuthnAutofill())) return;
+    const started = await api.startSignIn().catch(() => null);
+    if (!started || signedIn || busy) return;
+    autofillTimer = setTimeout(offerAutofill, Math.max((started.options.timeout ?? 300_000) - 30_000, 30_000));
+    let authentication;
+    try {
+      // The field is in a shadow root, where SimpleWebAuthn does not look for it.
+      const request = { optionsJSON: started.options, useBrowserAutofill: true, verifyBrowserAutofillInput: false };
+      authentication = await SimpleWebAuthnBrowser.startAuthentication(request);
+    } catch {
+      return;
+    }
+    clearTimeout(autofillTimer);
+    await run('authentication', () => api.finishSignIn(started.challengeId, authentication));
+  }
+  if (offersAutofill) offerAutofill();
 }
+
+let autofillTaken = false;
 
 function mountAll() {
   const targets = document.querySelectorAll(targetSelector);

@@ -64,6 +64,24 @@ test('sign-in on the embedded form, by email and without, dispatches passkey:sig
   }
 });
 
+test.describe('with autofill', () => {
+  test.use({ autofill: true });
+
+  test("the form offers the site's passkeys in the Email field's autofill", async ({ page, request }) => {
+    const email = newEmail('aurora');
+    await openHostPage(page, embedHostOrigin);
+    await expect(page.getByLabel('Email')).toHaveAttribute('autocomplete', 'username webauthn');
+    await signUpOnHost(page, email); // the button's ceremony aborts the autofill request
+
+    // A new visit: the form offers the passkey in the field; the virtual authenticator picks it.
+    await page.reload();
+    await expect(page.getByRole('status')).toHaveText(`Signed in as ${email}.`);
+    const [event] = await embedEvents(page);
+    expect(event?.type).toBe('passkey:signed-in');
+    expect(await me(request, event!.detail.token)).toMatchObject({ status: 200, body: { email } });
+  });
+});
+
 test('a failed ceremony dispatches passkey:error, and the form still works', async ({ page, authenticator }) => {
   const email = newEmail('dorothy');
   await openHostPage(page, embedHostOrigin);
