@@ -5,6 +5,14 @@ import { expect, test } from './fixtures.js';
 
 const bearer = (token: string) => ({ Authorization: `Bearer ${token}` });
 
+/** A problem+json answer, as the service gives one, for route.fulfill. */
+const problem = (status: number, title: string, code: string, detail: string, headers: Record<string, string> = {}) => ({
+  status,
+  headers,
+  contentType: 'application/problem+json',
+  body: JSON.stringify({ type: 'about:blank', title, status, detail, code }),
+});
+
 test('sign-up creates a passkey and signs the person in', async ({ page, authenticator }) => {
   const demo = new DemoPage(page);
   const email = newEmail('ada');
@@ -114,11 +122,7 @@ test.describe('with autofill', () => {
     let refused = 0;
     await page.route('**/v1/tokens', (route) =>
       route.request().method() === 'PUT' && refused++ === 0
-        ? route.fulfill({
-            status: 401,
-            contentType: 'application/problem+json',
-            body: JSON.stringify({ type: 'about:blank', title: 'Unauthorized', status: 401, detail: 'Sign-in failed', code: 'authentication_failed' }),
-          })
+        ? route.fulfill(problem(401, 'Unauthorized', 'authentication_failed', 'Sign-in failed'))
         : route.continue(),
     );
     await demo.button('Sign out').click();
@@ -268,12 +272,7 @@ test('too many attempts: the page says how long to wait, as the service told it'
   const demo = new DemoPage(page);
   await demo.open();
   await page.route('**/v1/tokens', (route) =>
-    route.fulfill({
-      status: 429,
-      headers: { 'retry-after': '42' },
-      contentType: 'application/problem+json',
-      body: JSON.stringify({ type: 'about:blank', title: 'Too Many Requests', status: 429, detail: 'Too many requests: try again in 42 s', code: 'rate_limited' }),
-    }),
+    route.fulfill(problem(429, 'Too Many Requests', 'rate_limited', 'Too many requests: try again in 42 s', { 'retry-after': '42' })),
   );
   await demo.email.fill(newEmail('tess'));
   await demo.button('Sign in').click();
