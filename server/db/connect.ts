@@ -122,8 +122,9 @@ export class WalFlushFailed extends Error {
 
 /**
  * Group commit: `flush()` resolves once an fdatasync of the WAL that began after
- * the call has finished (the first one also syncs the WAL's directory). Callers that arrive while one runs wait together for the
- * next, which starts the moment the running one ends. A failed fdatasync fails
+ * the call has finished (the first one also syncs the WAL's directory). Callers
+ * that arrive while one runs wait together for the next, which starts the moment
+ * the running one ends. A failed fdatasync fails
  * every flush after it (the kernel may have dropped the pages it could not write,
  * so a later success would prove nothing) until the process restarts.
  */

@@ -93,6 +93,7 @@ export async function rotateSigningKeys(db: Db, now: Date, sessionTtlSeconds: nu
   return { kid: added!.kid, signsFrom: new Date(signsFrom(added!)), retired };
 }
 
+// A random server secret, created once and shared by every instance.
 export async function loadSecret(db: Db, name: string, now: Date): Promise<Uint8Array> {
   await insertSecretIfAbsent(db, {
     name,
