@@ -238,10 +238,11 @@ export async function finishRegistration(
         if (account) await insertAuditEvent(trx, { ...event, type: 'account.created' });
         await insertAuditEvent(trx, { ...event, type: 'passkey.created', detail: credential.name });
       })
-      .catch((error: unknown) => {
-        // Two instances racing on one email or credential id: the loser sees the constraint.
+      .catch(async (error: unknown) => {
+        // Two requests racing on one email or credential id: the loser sees the constraint.
+        // Which one it was, the database now says (the winner has committed).
         if (isUniqueViolation(error)) {
-          throw account
+          throw account && !(await findCredentialById(deps.db, credential.id))
             ? new AppError('account_exists', 'An account with this email exists already', { cause: error })
             : new AppError('credential_exists', 'This passkey is registered already', { cause: error });
         }

@@ -1,6 +1,7 @@
 // Request bodies, as the contract (../shared/API.md) defines them. Unknown fields
 // are ignored; anything of the wrong shape is 400 invalid_request. These schemas
 // also feed the OpenAPI document, so the reference and the checks cannot drift.
+import type { AuthenticatorAttachment } from '@simplewebauthn/server';
 import { z } from 'zod';
 
 // Text we store: well-formed Unicode without NUL (PostgreSQL refuses both).
@@ -12,8 +13,25 @@ const email = text()
   .max(254)
   .pipe(z.email())
   .transform((value) => value.toLowerCase());
-const label = (max: number) => text().trim().min(1).max(max);
-const transports = z.array(z.enum(['ble', 'cable', 'hybrid', 'internal', 'nfc', 'smart-card', 'usb'])).max(8);
+// Names people read (WebAuthn asks for the PRECIS Nickname profile): NFKC, and no
+// control or bidirectional formatting characters, which could break a line of a log
+// or make one name look like another ("\u202Egnp.exe").
+const unreadable = /[\p{Cc}\u061C\u200E\u200F\u202A-\u202E\u2066-\u2069]/u;
+const label = (max: number) =>
+  text()
+    .transform((value) => value.normalize('NFKC').trim())
+    .pipe(z.string().min(1).max(max).refine((value) => !unreadable.test(value), 'must not contain control or bidirectional formatting characters'));
+// Clients must accept transports they do not know (WebAuthn §2.1.1): any short token,
+// each once. Browsers ignore the ones they do not know when they get them back.
+const transports = z
+  .array(z.string().regex(/^[a-z0-9-]{1,32}$/, 'expected a transport name'))
+  .max(16)
+  .transform((list) => [...new Set(list)]);
+// The same for authenticatorAttachment: a value newer than these types passes through.
+const attachment = z
+  .string()
+  .max(32)
+  .transform((value) => value as AuthenticatorAttachment);
 const extensionResults = z.record(z.string(), z.unknown());
 
 // Challenge ids are UUIDs; anything else can only be unknown.
@@ -36,7 +54,7 @@ export const RegistrationResponse = z.object({
     publicKeyAlgorithm: z.number().int().optional(),
     publicKey: base64url.optional(),
   }),
-  authenticatorAttachment: z.enum(['platform', 'cross-platform']).optional(),
+  authenticatorAttachment: attachment.optional(),
   clientExtensionResults: extensionResults,
 });
 
@@ -58,7 +76,7 @@ export const AuthenticationResponse = z.object({
     signature: base64url,
     userHandle: base64url.optional(),
   }),
-  authenticatorAttachment: z.enum(['platform', 'cross-platform']).optional(),
+  authenticatorAttachment: attachment.optional(),
   clientExtensionResults: extensionResults,
 });
 

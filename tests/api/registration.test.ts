@@ -95,6 +95,42 @@ describe('sign-up', () => {
     expect(await tableCounts(service.deps)).toEqual({ ...before, challenges: before.challenges - 1 });
   });
 
+  it('two sign-ups racing with one credential id: the loser gets 409 credential_exists, never account_exists', async () => {
+    for (let round = 0; round < 10; round++) {
+      const authenticator = new SoftAuthenticator();
+      const starts = await Promise.all([`race${round}a@example.com`, `race${round}b@example.com`].map(async (email) => (await startSignUp(email)).body));
+      const registrations = await Promise.all(
+        starts.map((start, i) => (i === 0 ? authenticator.createCredential(start.options) : new SoftAuthenticator().createCredential(start.options, { credentialId: authenticator.credentials[0]!.id }))),
+      );
+      const finishes = await Promise.all(
+        starts.map((start, i) => service.request('PUT', '/v1/challenges', { challengeId: start.challengeId, registration: registrations[i] })),
+      );
+      expect(finishes.map((finish) => finish.body.code ?? finish.status).sort()).toEqual([201, 'credential_exists']);
+    }
+  });
+
+  it('names people read: NFKC, and no control or bidirectional formatting characters -> 400 invalid_request', async () => {
+    for (const displayName of ['x\nAdmin', '\u0007bell', '\u202Eevil']) {
+      const start = await service.request('POST', '/v1/challenges', { email: 'uma@example.com', displayName });
+      expect(start.status).toBe(400);
+      expect(start.body.code).toBe('invalid_request');
+    }
+    const start = (await startSignUp('uma@example.com', { displayName: 'Ｕｍａ' })).body;
+    expect(start.options.user.displayName).toBe('Uma');
+    const registration = await new SoftAuthenticator().createCredential(start.options);
+    const refused = await service.request('PUT', '/v1/challenges', { challengeId: start.challengeId, registration, name: '\u202Egnp.exe' });
+    expect(refused.status).toBe(400);
+    expect(await tableCounts(service.deps)).toMatchObject({ users: 0, credentials: 0 });
+  });
+
+  it('keeps transports it does not know yet, each once', async () => {
+    const start = (await startSignUp('vera@example.com')).body;
+    const registration = await new SoftAuthenticator({ transports: ['usb', 'future-transport', 'usb'] }).createCredential(start.options);
+    const finish = await service.request('PUT', '/v1/challenges', { challengeId: start.challengeId, registration });
+    expect(finish.status).toBe(201);
+    expect(finish.body.credential.transports).toEqual(['future-transport', 'usb']);
+  });
+
   it('with a credential id over 1023 bytes -> 400 registration_failed, nothing stored', async () => {
     const start = (await startSignUp('otto@example.com')).body;
     const registration = await new SoftAuthenticator().createCredential(start.options, { credentialId: Buffer.alloc(1024, 7).toString('base64url') });
