@@ -63,15 +63,19 @@ const schemas = {
   },
 };
 
-// Every /v1 operation may also answer these.
+// Every /v1 operation may also answer these; and one with a body, those of body parsing.
 const common = { 429: problem('rate_limited, with Retry-After'), 503: problem('service_unavailable: the database is unreachable') };
+const withBody = {
+  413: problem('payload_too_large: the body is over 64 kB'),
+  415: problem('unsupported_media_type: the body is not application/json'),
+};
 
 function withCommonResponses<T extends Record<string, Record<string, unknown>>>(paths: T): T {
   for (const [path, item] of Object.entries(paths)) {
     if (!path.startsWith('/v1/')) continue;
     for (const operation of Object.values(item)) {
-      const responses = (operation as { responses?: Record<string, unknown> }).responses;
-      if (responses) Object.assign(responses, common);
+      const { responses, requestBody } = operation as { responses?: Record<string, unknown>; requestBody?: unknown };
+      if (responses) Object.assign(responses, common, requestBody ? withBody : {});
     }
   }
   return paths;

@@ -5,9 +5,11 @@ import type { AuditEventsTable, Db } from './schema.js';
 export type NewAuditEvent = Omit<AuditEventsTable, 'id' | 'credential_id' | 'detail' | 'ip'> &
   Partial<Pick<AuditEventsTable, 'credential_id' | 'detail' | 'ip'>>;
 
-// Details can echo what a client sent (a library's error message quoting it):
-// printable ASCII only, and short, so nobody can stuff the trail.
-const clean = (detail: string | null | undefined) => (detail ? detail.replace(/[^\x20-\x7e]/g, '?').slice(0, 200) : null);
+// Details can echo what a client sent (a library's error message quoting it): no
+// control, formatting (bidi) or lone surrogate characters, and at most 200 characters,
+// so nobody can stuff the trail or disguise a line of it. A passkey's name keeps its accents.
+const clean = (detail: string | null | undefined) =>
+  detail ? Array.from(detail.replace(/[\p{Cc}\p{Cf}\p{Cs}]/gu, '?')).slice(0, 200).join('') : null;
 
 // Prepared (compiled once, see prepared.ts): every sign-in writes one.
 const insert = prepare((db, e: AuditEventsTable) =>

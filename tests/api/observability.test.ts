@@ -116,13 +116,13 @@ describe('audit trail', () => {
     await signUp(service, new SoftAuthenticator(), 'bob@example.com');
     service.clock.advance(5);
     const renamed = await service.request('GET', '/v1/credentials', undefined, bearer(alice.token));
-    await service.request('PATCH', `/v1/credentials/${renamed.body.credentials[0].id}`, { name: 'Phone' }, bearer(alice.token));
+    await service.request('PATCH', `/v1/credentials/${renamed.body.credentials[0].id}`, { name: 'Clé 🔑 Phone' }, bearer(alice.token));
     const reply = await service.request('GET', '/v1/events', undefined, bearer(alice.token));
     expect(reply.status).toBe(200);
     const types = reply.body.events.map((event: { type: string }) => event.type);
     expect(types[0]).toBe('passkey.renamed');
     expect(types.slice(1).sort()).toEqual(['account.created', 'passkey.created']); // written in one transaction, at one time
-    expect(reply.body.events[0]).toEqual({ type: 'passkey.renamed', at: service.clock.now.toISOString(), credentialId: renamed.body.credentials[0].id, detail: 'Phone', ip: expect.any(String) });
+    expect(reply.body.events[0]).toEqual({ type: 'passkey.renamed', at: service.clock.now.toISOString(), credentialId: renamed.body.credentials[0].id, detail: 'Clé 🔑 Phone', ip: expect.any(String) });
     expect((await service.request('GET', '/v1/events')).status).toBe(401);
   });
 });

@@ -222,6 +222,24 @@ describe('responses match the documented schemas', () => {
     expect(problems).toEqual([]);
   });
 
+  it('a body too large (413) or not JSON (415) answers a status the document lists, wherever a body is taken', async () => {
+    const withBodies = Object.entries(document.paths as Record<string, Record<string, { requestBody?: unknown }>>).flatMap(([template, item]) =>
+      Object.entries(item)
+        .filter(([, operation]) => operation.requestBody)
+        .map(([method]) => [method.toUpperCase(), template] as const),
+    );
+    expect(withBodies.length).toBeGreaterThan(4);
+    const problems: string[] = [];
+    for (const [method, template] of withBodies) {
+      const path = template.replace('{id}', 'c0ffee');
+      const tooLarge = await service.request(method, path, { email: 'x'.repeat(70_000) });
+      const notJson = await service.request(method, path, 'email=x', { 'content-type': 'text/plain' });
+      expect([tooLarge.status, notJson.status]).toEqual([413, 415]);
+      problems.push(...undocumented(method, template, tooLarge), ...undocumented(method, template, notJson));
+    }
+    expect(problems).toEqual([]);
+  });
+
   it('bad input to introspect, rename and delete answers a status the document lists (400)', async () => {
     const authenticator = new SoftAuthenticator();
     const start = await service.request('POST', '/v1/challenges', { email: 'carol@example.com' });
