@@ -26,8 +26,17 @@ const log = createLogger(config.logLevel);
 const deps = await openDeps(config, log);
 const stopSweeping = startSweeping(deps);
 const stopReloadingKeys = startReloadingKeys(deps);
-const server = createApp(deps).listen(config.port, config.host, () => {
-  log.info({ port: config.port, rpId: config.rpId, origins: config.origins }, `listening on ${config.origins[0]}`);
+const server = createApp(deps).listen(config.port, config.host, (error?: Error) => {
+  if (error) {
+    // Port taken, or not ours to bind: a supervisor must see a failure, not a clean exit.
+    log.fatal({ err: error }, `could not listen on ${config.host}:${config.port}`);
+    void closeDeps(deps).finally(() => process.exit(1));
+    return;
+  }
+  log.info(
+    { host: config.host, port: config.port, rpId: config.rpId, origins: config.origins },
+    `listening on ${config.host}:${config.port}, for ${config.origins.join(', ')}`,
+  );
 });
 server.on('clientError', answerClientError);
 
@@ -38,6 +47,11 @@ function shutdown(signal: string) {
   log.info({ signal }, 'shutting down: finishing in-flight requests');
   stopSweeping();
   stopReloadingKeys();
+  // Whatever hangs (a database that stopped answering), the process ends.
+  setTimeout(() => {
+    log.error('shutdown: the database or Redis did not close in time; exiting');
+    process.exit(1);
+  }, (config.shutdownTimeoutSeconds + 10) * 1000).unref();
   const deadline = setTimeout(() => {
     log.warn('shutdown deadline reached: closing remaining connections');
     server.closeAllConnections();

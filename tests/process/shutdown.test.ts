@@ -5,6 +5,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect, it } from 'vitest';
+import { spawn } from 'node:child_process';
+import { createServer } from 'node:net';
 import { startProcess } from '../helpers/process.js';
 
 it('SIGTERM lets the in-flight request finish, refuses new ones, and exits 0', async () => {
@@ -35,6 +37,28 @@ it('SIGTERM lets the in-flight request finish, refuses new ones, and exits 0', a
     expect(await exited).toBe(0);
     await expect(fetch(`${service.url}/healthz`)).rejects.toThrow();
   } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+it('a port already in use: the service says so and exits 1', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'passkeys-port-'));
+  const taken = createServer().listen(0, '127.0.0.1');
+  try {
+    await new Promise((resolve) => taken.once('listening', resolve));
+    const { port } = taken.address() as { port: number };
+    const child = spawn(process.execPath, ['--import', 'tsx', 'server/main.ts'], {
+      env: { PATH: process.env.PATH, PORT: String(port), HOST: '127.0.0.1', DATABASE_URL: join(dir, 'passkeys.db'), LOG_LEVEL: 'info' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout.on('data', (chunk) => (output += chunk));
+    const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+    expect(code).toBe(1);
+    expect(output).toContain(`could not listen on 127.0.0.1:${port}`);
+    expect(output).not.toContain('"msg":"listening');
+  } finally {
+    taken.close();
     rmSync(dir, { recursive: true, force: true });
   }
 });
