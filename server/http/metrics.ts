@@ -40,13 +40,15 @@ export function createMetrics(deps: Pick<Deps, 'db' | 'now' | 'config' | 'log'>)
     name: 'passkey_challenges_outstanding',
     help: 'Challenges issued and not yet used or expired',
     registers: [registry],
+    // Without the database it keeps its last value: every other metric still answers.
     async collect() {
       const row = await deps.db
         .selectFrom('challenges')
         .select((eb) => eb.fn.countAll<number>().as('n'))
         .where('expires_at', '>', deps.now().toISOString())
-        .executeTakeFirstOrThrow();
-      this.set(Number(row.n));
+        .executeTakeFirst()
+        .catch((error: unknown) => void deps.log.warn({ err: error }, 'metrics: could not count the challenges outstanding'));
+      if (row) this.set(Number(row.n));
     },
   });
 
@@ -87,8 +89,11 @@ export function createMetrics(deps: Pick<Deps, 'db' | 'now' | 'config' | 'log'>)
   const checkToken = deps.config.metricsToken ? apiKeyChecker([deps.config.metricsToken], 'authorization', 'Bearer ') : undefined;
   const endpoint: RequestHandler = async (req, res) => {
     if (checkToken) checkToken(req);
-    // req.ip honours TRUST_PROXY: behind a proxy it is the client's address, not the proxy's.
-    else if (!isLoopback(req.ip)) throw new AppError('not_found', `No route for GET ${req.path}`);
+    // Only a client on this host itself: never through a proxy (a proxy on this host is
+    // loopback to us, and a forwarded address can be made up), whatever TRUST_PROXY says.
+    else if (req.headers['x-forwarded-for'] !== undefined || req.headers.forwarded !== undefined || !isLoopback(req.socket.remoteAddress)) {
+      throw new AppError('not_found', `No route for GET ${req.path}`);
+    }
     res.type(registry.contentType).send(await registry.metrics());
   };
 

@@ -32,7 +32,8 @@ export function requestLog(log: Logger): RequestHandler {
       log[level](
         {
           reqId: req.id,
-          req: { method: req.method, url: req.originalUrl },
+          // The path only: a query string could carry a token some client put there.
+          req: { method: req.method, url: req.originalUrl.split('?', 1)[0] },
           res: { statusCode: res.statusCode },
           responseTime: Math.round(performance.now() - started),
           ...(res.locals.log as Record<string, unknown> | undefined),

@@ -59,6 +59,9 @@ describe('logs', () => {
     await service.request('POST', '/v1/tokens/introspect', { token }, { 'x-api-key': 'a-wrong-api-key-123456' });
     const { body } = await signIn(service, authenticator, 'alice@example.com');
     await service.request('GET', '/v1/me', undefined, bearer(body.token));
+    // A client that puts the token in the URL: the log keeps the path only.
+    await service.request('GET', `/v1/me?access_token=${token}`);
+    expect(lines.at(-1)).toMatchObject({ req: { method: 'GET', url: '/v1/me' } });
 
     const text = JSON.stringify(lines);
     const [header, payload, signature] = token.split('.');
@@ -150,6 +153,19 @@ describe('metrics', () => {
     expect((await service.request('GET', '/metrics')).status).toBe(401);
     expect((await service.request('GET', '/metrics', undefined, bearer('wrong'))).status).toBe(401);
     expect((await service.request('GET', '/metrics', undefined, bearer('metrics-token-0123456789'))).status).toBe(200);
+  });
+
+  it('without METRICS_TOKEN, answer nothing that came through a proxy, even from the loopback interface', async () => {
+    for (const TRUST_PROXY of ['false', 'true']) {
+      service = await startService({ TRUST_PROXY });
+      for (const forwardedFor of ['127.0.0.1', '203.0.113.9']) {
+        const reply = await service.request('GET', '/metrics', undefined, { 'x-forwarded-for': forwardedFor });
+        expect(reply.status).toBe(404);
+      }
+      expect((await service.request('GET', '/metrics')).status).toBe(200);
+      await service.close();
+    }
+    service = await startService(); // for afterEach
   });
 });
 

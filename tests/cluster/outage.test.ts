@@ -32,6 +32,10 @@ it('answers 503 while the database is unreachable, keeps /healthz up, and recove
   expect(start.headers.get('content-type')).toMatch(/^application\/problem\+json/);
   expect((await service.request('GET', '/readyz')).status).toBe(503);
   expect((await service.request('GET', '/healthz')).status).toBe(200);
+  // Metrics go on (the outage is when they matter), without the gauge that needs the database.
+  const metrics = await service.request('GET', '/metrics');
+  expect(metrics.status).toBe(200);
+  expect(metrics.body).toContain('http_requests_total{method="POST",route="/v1/tokens",status="503"} 1');
   const signUpDuringOutage = await service.request('POST', '/v1/challenges', { email: 'bob@example.com' });
   expect(signUpDuringOutage.status).toBe(503);
 
