@@ -83,8 +83,11 @@ function openPostgres({ url, poolSize = 10, statementTimeoutMs = 5000, onPoolErr
     max: poolSize,
     connectionTimeoutMillis: 5_000,
     idleTimeoutMillis: 30_000,
-    // A request never waits on a locked or slow database for longer than this.
+    // A request never waits on a locked or slow database for longer than this...
     statement_timeout: statementTimeoutMs,
+    // ...nor on one that stopped answering (the server cannot enforce that one).
+    query_timeout: statementTimeoutMs + 1000,
+    keepAlive: true,
     types: {
       getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
         oid === INT8_OID ? Number : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,

@@ -17,6 +17,7 @@ const unavailableCodes = new Set([
 ]);
 const unavailableMessages = [
   'Connection terminated',
+  'Query read timeout', // pg's query_timeout: the server stopped answering
   'timeout exceeded when trying to connect',
   'Cannot use a pool after calling end on the pool',
   'driver has already been destroyed',

@@ -44,3 +44,13 @@ it('answers 503 while the database is unreachable, keeps /healthz up, and recove
   expect((await signIn(service, authenticator, 'alice@example.com')).status).toBe(200);
   expect(await tableCounts(service.deps)).toMatchObject({ users: 1, credentials: 1, sessions: 2 });
 });
+
+it('answers 503 when the database stops answering (the connection stays open), and never hangs', async () => {
+  const authenticator = new SoftAuthenticator();
+  await signUp(service, authenticator, 'alice@example.com');
+  proxy.stall();
+  const start = await service.request('POST', '/v1/tokens', { email: 'alice@example.com' });
+  expect(start.status).toBe(503);
+  expect(start.body).toMatchObject({ code: 'service_unavailable' });
+  await proxy.cut(); // lets the pool close its stalled connections
+});
