@@ -1,6 +1,8 @@
 // The one place that knows environment variable names. `loadConfig(env)` is pure:
 // main.ts passes process.env, tests pass literals. Invalid input throws ConfigError
 // naming the variable, and main.ts prints that one line and exits.
+import { isIP } from 'node:net';
+
 export type UserVerification = 'required' | 'preferred';
 
 export interface Config {
@@ -81,6 +83,22 @@ function trustProxy(raw: string | undefined): boolean | number | string {
   if (!value || value === 'false') return false;
   if (value === 'true') return true;
   if (/^\d+$/.test(value)) return Number(value);
+  for (const entry of value.split(',').map((part) => part.trim())) {
+    const [address = '', bits, ...rest] = entry.split('/');
+    const family = isIP(address);
+    const named = ['loopback', 'linklocal', 'uniquelocal'].includes(entry);
+    const prefixOk = bits === undefined || (/^\d+$/.test(bits) && Number(bits) <= (family === 6 ? 128 : 32));
+    if (!named && (family === 0 || !prefixOk || rest.length > 0)) {
+      throw new ConfigError('TRUST_PROXY', `expected true, false, a hop count, or addresses/subnets (loopback, 10.0.0.0/8), got "${entry}"`);
+    }
+  }
+  return value;
+}
+
+function redisUrl(raw: string | undefined): string | undefined {
+  const value = raw?.trim();
+  if (!value) return undefined;
+  if (!/^rediss?:\/\/\S+$/.test(value)) throw new ConfigError('REDIS_URL', 'expected a redis:// or rediss:// URL');
   return value;
 }
 
@@ -152,7 +170,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     sqliteSynchronous: oneOf(env, 'SQLITE_SYNCHRONOUS', ['FULL', 'NORMAL'] as const, 'FULL'),
     statementTimeoutMs: integer(env, 'DATABASE_STATEMENT_TIMEOUT_MS', 5000, 100, 600_000),
     trustProxy: trustProxy(env.TRUST_PROXY),
-    redisUrl: env.REDIS_URL?.trim() || undefined,
+    redisUrl: redisUrl(env.REDIS_URL),
     redisKeyPrefix: env.REDIS_KEY_PREFIX?.trim() || 'passkeys:',
     rateLimits: {
       enabled: boolean(env, 'RATE_LIMIT_ENABLED', true),

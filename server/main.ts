@@ -7,6 +7,7 @@ import { createApp } from './app.js';
 import { answerClientError } from './http/errors.js';
 import { closeDeps, openDeps } from './bootstrap.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
+import type { Deps } from './deps.js';
 import { createLogger } from './logger.js';
 import { startSweeping } from './sweep.js';
 import { startReloadingKeys } from './tokens/signing-keys.js';
@@ -23,7 +24,14 @@ try {
 }
 
 const log = createLogger(config.logLevel);
-const deps = await openDeps(config, log);
+let deps: Deps;
+try {
+  deps = await openDeps(config, log);
+} catch (error) {
+  // The database cannot be opened or migrated: one line, as for a bad setting.
+  console.error(`Could not start: ${error instanceof Error ? error.message : String(error)}`);
+  process.exit(1);
+}
 const stopSweeping = startSweeping(deps);
 const stopReloadingKeys = startReloadingKeys(deps);
 const server = createApp(deps).listen(config.port, config.host, (error?: Error) => {

@@ -1,5 +1,7 @@
 import { execFile } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../server/config.js';
@@ -86,6 +88,9 @@ describe('loadConfig refuses invalid input with a ConfigError naming the variabl
     ['a RATE_LIMIT_ENABLED that is not a boolean', { RATE_LIMIT_ENABLED: 'maybe' }, 'RATE_LIMIT_ENABLED'],
     ['an API key shorter than 16 characters', { API_KEYS: 'short-key' }, 'API_KEYS'],
     ['one short API key among long ones', { API_KEYS: 'a-long-enough-api-key-1,tiny' }, 'API_KEYS'],
+    ['a TRUST_PROXY that is no address', { TRUST_PROXY: 'yes' }, 'TRUST_PROXY'],
+    ['a TRUST_PROXY subnet with a bad prefix', { TRUST_PROXY: 'loopback, 10.0.0.0/33' }, 'TRUST_PROXY'],
+    ['a REDIS_URL that is not redis://', { REDIS_URL: 'http://127.0.0.1:6379' }, 'REDIS_URL'],
   ])('%s', (_case, env, variable) => {
     const error = configError(env);
     expect(error.variable).toBe(variable);
@@ -113,6 +118,22 @@ describe('the entry point', () => {
     const lines = result.stderr.trimEnd().split('\n');
     expect(lines).toHaveLength(1);
     expect(lines[0]).toContain('CHALLENGE_TTL_SECONDS');
+  });
+});
+
+describe('the entry point, with a database it cannot open', () => {
+  it('exits non-zero with one stderr line saying why', async () => {
+    // Its directory is a file.
+    const notADirectory = join(mkdtempSync(join(tmpdir(), 'passkeys-config-')), 'file');
+    writeFileSync(notADirectory, '');
+    const env = { PATH: process.env.PATH ?? '', DATABASE_URL: join(notADirectory, 'passkeys.db'), PORT: '0' };
+    const result = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
+      execFile(process.execPath, ['--import', 'tsx', 'server/main.ts'], { cwd: repo, env, timeout: 15_000 }, (error, _stdout, stderr) =>
+        resolve({ code: error ? (typeof error.code === 'number' ? error.code : null) : 0, stderr }),
+      );
+    });
+    expect(result.code).toBe(1);
+    expect(result.stderr.trimEnd().split('\n')).toEqual([expect.stringMatching(/^Could not start: .*file/)]);
   });
 });
 
