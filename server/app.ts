@@ -62,6 +62,6 @@ export function createApp(deps: Deps): express.Express {
   app.use(operationsRouter(deps, metrics));
   app.use(webRouter());
   app.use(notFound);
-  app.use(errorHandler(deps.log));
+  app.use(errorHandler(deps));
   return app;
 }

@@ -38,6 +38,7 @@ import {
   type MigrationProvider,
   type RootOperationNode,
   type SqliteDatabase,
+  type SqliteStatement,
 } from 'kysely';
 import { createRequire } from 'node:module';
 import type pg from 'pg';
@@ -97,6 +98,16 @@ function openPostgres({ url, poolSize = 10, statementTimeoutMs = 5000, onPoolErr
   return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
 }
 
+// SQLite rolls a transaction back by itself on some errors (SQLITE_FULL, an I/O
+// error, SQLITE_BUSY halfway through). Kysely's own ROLLBACK would then fail with
+// "no transaction is active" and hide the error that explains what happened.
+const alreadyRolledBack: SqliteStatement = {
+  reader: false,
+  all: () => [],
+  run: () => ({ changes: 0, lastInsertRowid: 0 }),
+  iterate: () => [][Symbol.iterator](),
+};
+
 // Kysely prepares every query afresh; the queries are a small fixed set, so keep
 // their prepared statements (better-sqlite3 runs one statement at a time anyway).
 function withStatementCache(sqlite: SQLite.Database): SqliteDatabase {
@@ -104,6 +115,7 @@ function withStatementCache(sqlite: SQLite.Database): SqliteDatabase {
   return {
     close: () => sqlite.close(),
     prepare(sql: string) {
+      if (sql === 'rollback' && !sqlite.inTransaction) return alreadyRolledBack;
       let statement = statements.get(sql);
       if (!statement) {
         if (statements.size >= 256) statements.clear();
@@ -204,6 +216,20 @@ const flushers = new WeakMap<Db, WalFlusher>();
 
 /** Why this database can no longer acknowledge writes, if it cannot (readiness checks ask). */
 export const durabilityFailure = (db: Db): Error | undefined => flushers.get(db)?.failure();
+
+// A write the storage refused (disk full, I/O error, read-only: see isStorageFailure)
+// makes readiness fail for a while, so that a load balancer sends clients elsewhere;
+// after that, the next writes find out whether it still is so.
+export const STORAGE_FAILURE_SECONDS = 30;
+const storageFailures = new WeakMap<Db, { error: unknown; at: number }>();
+
+export const noteStorageFailure = (db: Db, error: unknown, now: Date) => void storageFailures.set(db, { error, at: now.getTime() });
+
+/** The last write the storage refused, if that was less than STORAGE_FAILURE_SECONDS ago. */
+export function recentStorageFailure(db: Db, now: Date): unknown {
+  const last = storageFailures.get(db);
+  return last && now.getTime() - last.at < STORAGE_FAILURE_SECONDS * 1000 ? last.error : undefined;
+}
 
 // Statements built on `relaxed(db)` (see withRelaxedDurability) write rows nobody
 // is hurt to lose in a power cut: a request that only did those does not wait.

@@ -24,10 +24,25 @@ const unavailableMessages = [
   'The database connection is not open',
 ];
 
+// PostgreSQL: disk full, out of memory, I/O error, read-only transaction.
+const storageCodes = new Set(['53100', '53200', '58030', '25006']);
+
+/**
+ * The database answers but cannot take writes: the disk is full or failing, the
+ * file or the server is read-only (a PostgreSQL standby after a fail-over), or the
+ * server is out of memory.
+ */
+export function isStorageFailure(error: unknown): boolean {
+  const code = codeOf(error);
+  if (typeof code !== 'string') return false;
+  return /^SQLITE_(FULL|IOERR|READONLY|CANTOPEN)/.test(code) || storageCodes.has(code);
+}
+
 /** The database cannot answer right now (as opposed to: the query was wrong). */
 export function isDatabaseUnavailable(error: unknown): boolean {
   const code = codeOf(error);
   if (typeof code === 'string' && (unavailableCodes.has(code) || code.startsWith('08'))) return true;
+  if (isStorageFailure(error)) return true;
   const message = error instanceof Error ? error.message : '';
   return unavailableMessages.some((text) => message.includes(text));
 }

@@ -3,11 +3,13 @@
 // logged with its stack, and nothing of it shown to the client.
 import type { Duplex } from 'node:stream';
 import type { ErrorRequestHandler, RequestHandler } from 'express';
-import type { Logger } from 'pino';
-import { isDatabaseUnavailable } from '../db/errors.js';
+import { noteStorageFailure } from '../db/connect.js';
+import { isDatabaseUnavailable, isStorageFailure } from '../db/errors.js';
+import type { Deps } from '../deps.js';
 import { AppError, toProblem, type ErrorCode } from '../errors.js';
 
-function asAppError(error: unknown): AppError | undefined {
+/** What a client is told about an error: undefined for a bug (500). */
+export function asAppError(error: unknown): AppError | undefined {
   if (error instanceof AppError) return error;
   // Client errors raised by Express or body-parser carry a 4xx status (http-errors):
   // malformed JSON, bodies too large, unknown encodings, bad percent-encoding in a path.
@@ -23,8 +25,9 @@ function asAppError(error: unknown): AppError | undefined {
   return undefined;
 }
 
-export function errorHandler(log: Logger): ErrorRequestHandler {
+export function errorHandler({ log, db, now }: Deps): ErrorRequestHandler {
   return (error, req, res, _next) => {
+    if (isStorageFailure(error)) noteStorageFailure(db, error, now());
     const appError = asAppError(error);
     if (!appError) {
       log.error({ reqId: req.id, err: error }, 'unhandled error');

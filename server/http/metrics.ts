@@ -7,6 +7,7 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom
 import type { Deps } from '../deps.js';
 import { AppError } from '../errors.js';
 import { apiKeyChecker } from './auth.js';
+import { asAppError } from './errors.js';
 
 export type CeremonyKind = 'registration' | 'authentication';
 
@@ -79,7 +80,7 @@ export function createMetrics(deps: Pick<Deps, 'db' | 'now' | 'config' | 'log'>)
       record(req, { ceremony: kind, step, outcome: 'success' });
       return result;
     } catch (error) {
-      const code = error instanceof AppError ? error.code : 'internal_error';
+      const code = asAppError(error)?.code ?? 'internal_error';
       ceremonies.inc({ kind, step, result: code });
       record(req, { ceremony: kind, step, outcome: 'failure', code, reason: error instanceof Error ? error.message : String(error) });
       throw error;

@@ -34,9 +34,17 @@ async function waitUntilReady(url: string, child: ChildProcess, output: () => st
   throw new Error(`service at ${url} not ready after 30 s:\n${output()}`);
 }
 
-export async function startProcess(env: Record<string, string>): Promise<ServiceProcess> {
+/**
+ * `fileSizeLimitKiB` caps the size of every file the process writes (RLIMIT_FSIZE,
+ * set by `ulimit -f` in 512-byte blocks): a disk that fills up. Node ignores
+ * SIGXFSZ, so a write past it fails with EFBIG.
+ */
+export async function startProcess(env: Record<string, string>, { fileSizeLimitKiB }: { fileSizeLimitKiB?: number } = {}): Promise<ServiceProcess> {
   const port = await freePort();
-  const child = spawn(process.execPath, ['--import', 'tsx', 'server/main.ts'], {
+  const args = ['--import', 'tsx', 'server/main.ts'];
+  const [command, argv] =
+    fileSizeLimitKiB === undefined ? [process.execPath, args] : ['/bin/sh', ['-c', `ulimit -f ${fileSizeLimitKiB * 2} && exec "$0" "$@"`, process.execPath, ...args]];
+  const child = spawn(command, argv, {
     cwd: repo,
     env: { PATH: process.env.PATH, LOG_LEVEL: 'warn', ORIGINS: 'http://localhost:3000', HOST: '127.0.0.1', ...env, PORT: String(port) },
     stdio: ['ignore', 'pipe', 'pipe'],
