@@ -8,6 +8,7 @@ import { deleteCredential, findCredentialById, listCredentialsByUser, renameCred
 import { findUserById, lockUser } from './db/users.js';
 import { AppError } from './errors.js';
 import { toCredentialJSON, type CredentialJSON } from './ceremonies/credential-json.js';
+import { encodeEventCursor, type EventPosition } from './http/schemas.js';
 
 export async function getProfile(deps: Deps, userId: string) {
   const user = await findUserById(deps.db, userId);
@@ -56,8 +57,13 @@ export interface AuditEventJSON {
   ip: string | null;
 }
 
-/** The account's most recent audit events, newest first. */
-export async function listEvents(deps: Deps, userId: string, limit = 50): Promise<AuditEventJSON[]> {
-  const rows = await listAuditEventsByUser(deps.db, userId, limit);
-  return rows.map((row) => ({ type: row.type, at: row.created_at, credentialId: row.credential_id, detail: row.detail, ip: row.ip }));
+/** A page of the account's audit events, newest first, and the cursor of the next page if there is one. */
+export async function listEvents(deps: Deps, userId: string, { limit, before }: { limit: number; before?: EventPosition | undefined }) {
+  const rows = await listAuditEventsByUser(deps.db, userId, limit + 1, before);
+  const page = rows.slice(0, limit);
+  const last = page.at(-1);
+  return {
+    events: page.map((row): AuditEventJSON => ({ type: row.type, at: row.created_at, credentialId: row.credential_id, detail: row.detail, ip: row.ip })),
+    next: rows.length > limit && last ? encodeEventCursor({ at: last.created_at, id: last.id }) : null,
+  };
 }

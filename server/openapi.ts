@@ -229,13 +229,18 @@ export function openApiDocument(config: Pick<Config, 'rpName' | 'origins'>) {
       },
       '/v1/events': {
         get: {
-          summary: "The signed-in user's recent audit events (newest first, at most 50)",
+          summary: "The signed-in user's audit events, newest first, a page at a time",
           security: bearer,
+          parameters: [
+            { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 100, default: 50 } },
+            { name: 'before', in: 'query', description: 'the `next` of the previous page', schema: { type: 'string' } },
+          ],
           responses: {
             200: ok('Audit events', {
               type: 'object',
-              required: ['events'],
+              required: ['events', 'next'],
               properties: {
+                next: { type: ['string', 'null'], description: 'pass as `before` for the next (older) page; null on the last page' },
                 events: {
                   type: 'array',
                   items: {
@@ -254,6 +259,7 @@ export function openApiDocument(config: Pick<Config, 'rpName' | 'origins'>) {
                 },
               },
             }),
+            400: problem('invalid_request'),
             401: problem('unauthorized'),
           },
         },

@@ -21,7 +21,7 @@ import {
 } from '@simplewebauthn/server';
 import { isoBase64URL } from '@simplewebauthn/server/helpers';
 import type { Deps, RequestContext } from '../deps.js';
-import { insertAuditEvent } from '../db/audit-events.js';
+import { insertAuditEvent, insertFailedSignIn } from '../db/audit-events.js';
 import { findCredentialWithUser, listCredentialsForSignIn, recordCredentialUse } from '../db/credentials.js';
 import type { CredentialsTable } from '../db/schema.js';
 import { insertSession } from '../db/sessions.js';
@@ -159,14 +159,18 @@ export async function finishSignIn(
   return finish.catch(async (error: unknown) => {
     const failure = error instanceof ChallengeRejected ? signInFailed(error.message) : error;
     if (known && failure instanceof AppError && failure.code === 'authentication_failed') {
-      await insertAuditEvent(deps.db, {
+      const event = {
         user_id: known.userId,
-        type: failure instanceof CounterRegressed ? 'counter.regressed' : 'sign_in.failed',
         credential_id: known.credentialId,
         detail: failure.message,
         ip: context.ip ?? null,
         created_at: deps.now().toISOString(),
-      }).catch((auditError: unknown) => deps.log.warn({ err: auditError }, 'could not record a failed sign-in'));
+      };
+      // A regressed counter comes with a valid signature: always recorded. Anyone can fail.
+      await (failure instanceof CounterRegressed
+        ? insertAuditEvent(deps.db, { ...event, type: 'counter.regressed' })
+        : insertFailedSignIn(deps.db, { ...event, type: 'sign_in.failed' })
+      ).catch((auditError: unknown) => deps.log.warn({ err: auditError }, 'could not record a failed sign-in'));
     }
     throw failure;
   });

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { uuidv7 } from 'uuidv7';
 import { prepare } from './prepared.js';
 import type { AuditEventsTable, Db } from './schema.js';
 
@@ -24,17 +24,42 @@ const insert = prepare((db, e: AuditEventsTable) =>
   }),
 );
 
+// Ids are UUIDv7 (RFC 9562), which grow with each event this process records: events
+// written at the same instant (account.created and passkey.created, in one
+// transaction) still list in the order they happened.
 export async function insertAuditEvent(db: Db, event: NewAuditEvent): Promise<void> {
-  await insert(db, { id: randomUUID(), credential_id: null, ip: null, ...event, detail: clean(event.detail) });
+  await insert(db, { id: uuidv7(), credential_id: null, ip: null, ...event, detail: clean(event.detail) });
 }
 
-export function listAuditEventsByUser(db: Db, userId: string, limit: number) {
-  return db
+/** At most this many `sign_in.failed` per account in any hour reach the trail (README, "Audit trail"). */
+export const FAILED_SIGN_INS_PER_HOUR = 10;
+
+/**
+ * Records a failed sign-in, unless the account already has FAILED_SIGN_INS_PER_HOUR
+ * of them in the hour before it: anyone who knows a passkey's id (it is public, in
+ * `allowCredentials`) can fail to sign in with it, and must not bury the owner's trail.
+ */
+export async function insertFailedSignIn(db: Db, event: NewAuditEvent): Promise<boolean> {
+  const hourBefore = new Date(Date.parse(event.created_at) - 3_600_000).toISOString();
+  const { recent } = await db
     .selectFrom('audit_events')
-    .selectAll()
-    .where('user_id', '=', userId)
-    .orderBy('created_at', 'desc')
-    .orderBy('id')
-    .limit(limit)
-    .execute();
+    .select((eb) => eb.fn.countAll<number>().as('recent'))
+    .where('user_id', '=', event.user_id)
+    .where('type', '=', 'sign_in.failed')
+    .where('created_at', '>', hourBefore)
+    .executeTakeFirstOrThrow();
+  if (Number(recent) >= FAILED_SIGN_INS_PER_HOUR) return false;
+  await insertAuditEvent(db, event);
+  return true;
+}
+
+/** The account's events, newest first, from just before `before` (a position in this same order). */
+export function listAuditEventsByUser(db: Db, userId: string, limit: number, before?: { at: string; id: string }) {
+  let query = db.selectFrom('audit_events').selectAll().where('user_id', '=', userId);
+  if (before) {
+    query = query.where((eb) =>
+      eb.or([eb('created_at', '<', before.at), eb.and([eb('created_at', '=', before.at), eb('id', '<', before.id)])]),
+    );
+  }
+  return query.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(limit).execute();
 }

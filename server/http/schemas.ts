@@ -90,3 +90,33 @@ export const RenameCredential = z.object({ name: label(64) });
 export const Introspect = z.object({ token: z.string().min(1).max(8192) });
 
 export const CredentialId = z.string().regex(/^[0-9a-f]{2,2046}$/, 'expected a hex credential id');
+
+/** Where a page of audit events ends: opaque to clients, the last event's time and id. */
+export interface EventPosition {
+  at: string;
+  id: string;
+}
+export const encodeEventCursor = (position: EventPosition) => Buffer.from(JSON.stringify([position.at, position.id])).toString('base64url');
+
+const EventCursor = z
+  .string()
+  .max(200)
+  .transform((cursor, ctx): EventPosition => {
+    let decoded: unknown;
+    try {
+      decoded = JSON.parse(Buffer.from(cursor, 'base64url').toString());
+    } catch {
+      decoded = undefined;
+    }
+    const position = z.tuple([z.iso.datetime(), z.uuid()]).safeParse(decoded);
+    if (!position.success) {
+      ctx.addIssue({ code: 'custom', message: 'expected the `next` cursor of an earlier page' });
+      return z.NEVER;
+    }
+    return { at: position.data[0], id: position.data[1] };
+  });
+
+export const ListEvents = z.object({
+  limit: z.coerce.number().int().min(1).max(100).default(50),
+  before: EventCursor.optional(),
+});

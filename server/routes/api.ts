@@ -91,7 +91,7 @@ export function apiRouter(deps: Deps, metrics: Metrics): Router {
   route(router, '/v1/events', {
     get: async (req, res) => {
       const session = await requireSession(deps, req);
-      res.json({ events: await listEvents(deps, session.sub) });
+      res.json(await listEvents(deps, session.sub, parse(body.ListEvents, req.query, 'query')));
     },
   });
 

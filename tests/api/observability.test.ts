@@ -124,9 +124,66 @@ describe('audit trail', () => {
     expect(reply.status).toBe(200);
     const types = reply.body.events.map((event: { type: string }) => event.type);
     expect(types[0]).toBe('passkey.renamed');
-    expect(types.slice(1).sort()).toEqual(['account.created', 'passkey.created']); // written in one transaction, at one time
+    expect(types.slice(1)).toEqual(['passkey.created', 'account.created']); // written in one transaction, at one time
+    expect(reply.body.next).toBeNull();
     expect(reply.body.events[0]).toEqual({ type: 'passkey.renamed', at: service.clock.now.toISOString(), credentialId: renamed.body.credentials[0].id, detail: 'Clé 🔑 Phone', ip: expect.any(String) });
     expect((await service.request('GET', '/v1/events')).status).toBe(401);
+  });
+
+  it('pages through every event once, in the order they happened, even within one instant', async () => {
+    service = await startService();
+    const alice = await signUp(service, new SoftAuthenticator(), 'alice@example.com');
+    const [passkey] = (await service.request('GET', '/v1/credentials', undefined, bearer(alice.token))).body.credentials;
+    for (const name of ['one', 'two', 'three', 'four', 'five']) {
+      await service.request('PATCH', `/v1/credentials/${passkey.id}`, { name }, bearer(alice.token)); // the clock stands still
+    }
+    const seen: string[] = [];
+    let path = '/v1/events?limit=3';
+    for (let pages = 0; pages < 10; pages++) {
+      const reply = await service.request('GET', path, undefined, bearer(alice.token));
+      expect(reply.status).toBe(200);
+      expect(reply.body.events.length).toBeLessThanOrEqual(3);
+      seen.push(...reply.body.events.map((event: { type: string; detail: string | null }) => event.detail ?? event.type));
+      if (reply.body.next === null) break;
+      path = `/v1/events?limit=3&before=${encodeURIComponent(reply.body.next)}`;
+    }
+    expect(seen).toEqual(['five', 'four', 'three', 'two', 'one', passkey.name, 'account.created']);
+    expect((await service.request('GET', '/v1/events', undefined, bearer(alice.token))).body.events).toHaveLength(7);
+  });
+
+  for (const query of ['limit=0', 'limit=101', 'limit=ten', 'limit=1&limit=2', 'before=bm90IGEgY3Vyc29y', 'before=', `before=${Buffer.from('["2026-03-01T12:00:00.000Z","x"]').toString('base64url')}`]) {
+    it(`GET /v1/events?${query} -> 400 invalid_request`, async () => {
+      service = await startService();
+      const alice = await signUp(service, new SoftAuthenticator(), 'alice@example.com');
+      const reply = await service.request('GET', `/v1/events?${query}`, undefined, bearer(alice.token));
+      expect(reply.status).toBe(400);
+      expect(reply.body.code).toBe('invalid_request');
+    });
+  }
+
+  it('records at most 10 failed sign-ins per account in an hour; a flood does not bury the trail', async () => {
+    service = await startService();
+    const authenticator = new SoftAuthenticator({ counterStart: 5 });
+    const { userId } = await signUp(service, authenticator, 'alice@example.com');
+    const fail = async () => {
+      const ceremony = await startSignIn(service, 'alice@example.com');
+      const authentication = await authenticator.getAssertion(ceremony.options, { flipSignatureBit: true });
+      expect((await service.request('PUT', '/v1/tokens', { challengeId: ceremony.challengeId, authentication })).status).toBe(401);
+    };
+    const failures = async () => (await auditTrail(service.deps, userId)).filter((event) => event.type === 'sign_in.failed').length;
+    for (let i = 0; i < 15; i++) {
+      await fail();
+      service.clock.advance(60);
+    }
+    expect(await failures()).toBe(10);
+    service.clock.advance(3600 - 15 * 60 + 1); // an hour after the first
+    await fail();
+    expect(await failures()).toBe(11);
+    // A counter that went backwards needs a valid signature: always recorded.
+    service.clock.advance(1);
+    const ceremony = await startSignIn(service, 'alice@example.com');
+    await service.request('PUT', '/v1/tokens', { challengeId: ceremony.challengeId, authentication: await authenticator.getAssertion(ceremony.options, { counter: 2 }) });
+    expect((await auditTrail(service.deps, userId)).at(-1)?.type).toBe('counter.regressed');
   });
 });
 
