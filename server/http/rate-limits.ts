@@ -21,7 +21,19 @@ export interface LimitDeps {
   redis?: SharedCounters | undefined;
 }
 
-function limiter(deps: LimitDeps, name: string, limit: number, key: (req: Request) => string | undefined): RequestHandler {
+// During a Redis outage every request's limits fail the same way: warn at most once a minute.
+function storeErrorReporter(log: Logger) {
+  let lastWarned = -Infinity;
+  let unreported = 0;
+  return (error: unknown, limiter: string) => {
+    if (Date.now() - lastWarned < 60_000) return void unreported++;
+    log.warn({ err: error, limiter, unreported }, 'rate limit store error: requests pass without limits');
+    lastWarned = Date.now();
+    unreported = 0;
+  };
+}
+
+function limiter(deps: LimitDeps, storeError: ReturnType<typeof storeErrorReporter>, name: string, limit: number, key: (req: Request) => string | undefined): RequestHandler {
   const { config, log, redis } = deps;
   const store = redis?.store(`${config.redisKeyPrefix}rl:${name}:`);
   return rateLimit({
@@ -34,7 +46,7 @@ function limiter(deps: LimitDeps, name: string, limit: number, key: (req: Reques
     skip: (req) => key(req) === undefined,
     keyGenerator: (req) => key(req)!,
     logger: {
-      error: (error: unknown, message?: string) => log.warn({ err: error, limiter: name }, message ?? 'rate limit store error'),
+      error: (error: unknown) => storeError(error, name),
       warn: (error: unknown, message?: string) => log.warn({ err: error, limiter: name }, message ?? 'rate limit warning'),
     },
     validate: { xForwardedForHeader: false },
@@ -61,10 +73,11 @@ function emailAndIp(req: Request) {
 export function applyRateLimits(router: Router, deps: LimitDeps): void {
   const limits = deps.config.rateLimits;
   if (!limits.enabled) return;
-  const ceremonyIp = limiter(deps, 'ceremony-ip', limits.ceremonyPerIp, clientIp);
-  const ceremonyEmail = limiter(deps, 'ceremony-email', limits.ceremonyPerEmail, emailAndIp);
-  const introspection = limiter(deps, 'introspection-ip', limits.introspectionPerIp, clientIp);
-  const account = limiter(deps, 'account-ip', limits.accountPerIp, clientIp);
+  const storeError = storeErrorReporter(deps.log);
+  const ceremonyIp = limiter(deps, storeError, 'ceremony-ip', limits.ceremonyPerIp, clientIp);
+  const ceremonyEmail = limiter(deps, storeError, 'ceremony-email', limits.ceremonyPerEmail, emailAndIp);
+  const introspection = limiter(deps, storeError, 'introspection-ip', limits.introspectionPerIp, clientIp);
+  const account = limiter(deps, storeError, 'account-ip', limits.accountPerIp, clientIp);
 
   for (const path of ['/v1/challenges', '/v1/tokens']) {
     router.post(path, ceremonyIp, ceremonyEmail);

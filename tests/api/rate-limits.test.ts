@@ -1,4 +1,6 @@
 import { randomBytes } from 'node:crypto';
+import { Writable } from 'node:stream';
+import pino from 'pino';
 import { createClient } from 'redis';
 import { afterEach, describe, expect, it } from 'vitest';
 import { signIn, signUp, SoftAuthenticator, startService, type TestService } from '../helpers/service.js';
@@ -110,15 +112,22 @@ describe('rate limits in Redis', () => {
     closed = true;
   });
 
-  it('when Redis is lost, sign-in goes on without limits, and limits come back with Redis', async () => {
+  it('when Redis is lost, sign-in goes on without limits (one warning), and limits come back with Redis', async () => {
     const proxy: TcpProxy = await startTcpProxy({ host: '127.0.0.1', port: 6379 });
     cleanup.push(() => proxy.close());
-    const svc = await service({ ...limits, REDIS_URL: `redis://127.0.0.1:${proxy.port}`, REDIS_KEY_PREFIX: `test-${randomBytes(6).toString('hex')}:` });
+    const warnings: string[] = [];
+    const log = pino({ level: 'warn' }, new Writable({ write: (chunk, _encoding, done) => done(void warnings.push(JSON.parse(chunk.toString()).msg)) }));
+    const svc = await startService({ ...limits, REDIS_URL: `redis://127.0.0.1:${proxy.port}`, REDIS_KEY_PREFIX: `test-${randomBytes(6).toString('hex')}:` }, {}, { log });
+    cleanup.push(() => svc.close());
     const authenticator = new SoftAuthenticator();
     await signUp(svc, authenticator, 'alice@example.com');
 
     await proxy.cut();
     for (let i = 0; i < 8; i++) expect((await signIn(svc, authenticator, 'alice@example.com')).status).toBe(200);
+    // 8 sign-ins, each checked by 3 limits: the outage is reported, not every request of it.
+    expect(warnings.filter((message) => message.startsWith('rate limit')).length).toBeLessThanOrEqual(1);
+    expect(warnings.length).toBeGreaterThan(0);
+    expect(warnings.length).toBeLessThanOrEqual(2);
 
     await proxy.restore();
     await expect.poll(async () => (await svc.request('POST', '/v1/tokens', {})).status, { timeout: 10_000, interval: 200 }).toBe(429);
