@@ -34,7 +34,8 @@ export function requestLog(log: Logger): RequestHandler {
           reqId: req.id,
           // The path only: a query string could carry a token some client put there.
           req: { method: req.method, url: req.originalUrl.split('?', 1)[0] },
-          res: { statusCode: res.statusCode },
+          // A request aborted before its answer has no status (Node's default, 200, would lie).
+          ...(res.headersSent && { res: { statusCode: res.statusCode } }),
           responseTime: Math.round(performance.now() - started),
           ...(res.locals.log as Record<string, unknown> | undefined),
         },
