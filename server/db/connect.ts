@@ -14,24 +14,26 @@
 // began, and the event loop never waits for the disk. NORMAL skips the wait.
 // (Kysely's controlled transactions, db.startTransaction(), would answer before
 // the flush: the service uses db.transaction() only.)
-// Foreign keys are on; a short busy timeout lets a second writer wait a moment for
-// the lock, then the request answers 503 rather than hanging.
+// Foreign keys are on. A write waits up to SQLITE_BUSY_TIMEOUT_MS for a lock held
+// by another process, without blocking the event loop (SqliteServiceConnection),
+// then the request answers 503 rather than hanging.
 //
 // PostgreSQL (DATABASE_URL=postgres://...) uses a pool. int8 (the counter, and
 // count(*)) is parsed to a JS number, as SQLite returns it: counters are 32-bit.
 // A pool error on an idle connection (the server restarted) is logged, never
 // fatal; the pool opens fresh connections for the next queries.
 import { closeSync, fdatasync, mkdirSync, openSync, realpathSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { dirname } from 'node:path';
 import SQLite from 'better-sqlite3';
 import {
   Kysely,
+  CompiledQuery,
   Migrator,
   PostgresAdapter,
   PostgresDialect,
   sql,
   SqliteDialect,
-  type CompiledQuery,
   type DatabaseConnection,
   type Driver,
   type KyselyPlugin,
@@ -241,53 +243,85 @@ const relaxedPlugin: KyselyPlugin = {
 // Raw statements that write nothing: reads (a readiness probe) and transaction control.
 const writesNothing = /^\s*(select|begin|commit|rollback)\b/i;
 
-/** Marks a connection as having written; releasing it waits for the WAL flush. */
-class WritingConnection implements DatabaseConnection {
+const isBusy = (error: unknown) => /^SQLITE_BUSY/.test(String((error as { code?: unknown } | null)?.code));
+
+/**
+ * The one SQLite connection, as a request holds it. It remembers whether the
+ * request wrote (releasing it then waits for the WAL flush), and it waits for
+ * another process's lock without blocking the event loop: SQLite's own busy
+ * handler sleeps on the calling thread, which for better-sqlite3 is the event loop,
+ * so SQLite gives up at once (busy_timeout 0) and a statement that found the
+ * database locked is tried again here, after a pause, until `deadline`. Only a
+ * statement that changed nothing by failing is tried again: one outside any
+ * transaction, or the BEGIN IMMEDIATE that opens one (it takes the write lock up
+ * front, so nothing inside a transaction waits for it).
+ */
+class SqliteServiceConnection implements DatabaseConnection {
   wrote = false;
-  constructor(readonly inner: DatabaseConnection) {}
-  executeQuery<R>(query: CompiledQuery) {
+  constructor(
+    readonly inner: DatabaseConnection,
+    private readonly sqlite: SQLite.Database,
+    private readonly deadline: number,
+  ) {}
+  async executeQuery<R>(query: CompiledQuery) {
     if (query.query.kind !== 'SelectQueryNode' && !relaxedQueries.has(query.query) && !writesNothing.test(query.sql)) this.wrote = true;
-    return this.inner.executeQuery<R>(query);
+    const outsideTransaction = !this.sqlite.inTransaction;
+    for (let pause = 2; ; pause = Math.min(pause * 2, 50)) {
+      try {
+        return await this.inner.executeQuery<R>(query);
+      } catch (error) {
+        if (!isBusy(error) || !outsideTransaction || performance.now() + pause > this.deadline) throw error;
+        await sleep(pause);
+      }
+    }
   }
   streamQuery<R>(query: CompiledQuery, chunkSize?: number) {
     return this.inner.streamQuery<R>(query, chunkSize);
   }
 }
 
-class GroupCommitDriver implements Driver {
+class SqliteServiceDriver implements Driver {
   constructor(
     private readonly inner: Driver,
-    private readonly wal: WalFlusher,
+    private readonly sqlite: SQLite.Database,
+    private readonly busyTimeoutMs: number,
+    private readonly wal: WalFlusher | undefined,
   ) {}
   init = () => this.inner.init();
-  acquireConnection = async () => new WritingConnection(await this.inner.acquireConnection());
-  beginTransaction: Driver['beginTransaction'] = (c, settings) => this.inner.beginTransaction(c, settings);
+  // The wait for a lock counts from here: requests queued behind one that waits
+  // give up with it, rather than each waiting in turn.
+  acquireConnection = async () => {
+    const deadline = performance.now() + this.busyTimeoutMs;
+    return new SqliteServiceConnection(await this.inner.acquireConnection(), this.sqlite, deadline);
+  };
+  beginTransaction: Driver['beginTransaction'] = async (c) => void (await c.executeQuery(CompiledQuery.raw('begin immediate')));
   commitTransaction: Driver['commitTransaction'] = (c) => this.inner.commitTransaction(c);
   rollbackTransaction: Driver['rollbackTransaction'] = (c) => this.inner.rollbackTransaction(c);
   savepoint: Driver['savepoint'] = (c, name, compile) => this.inner.savepoint!(c, name, compile);
   rollbackToSavepoint: Driver['rollbackToSavepoint'] = (c, name, compile) => this.inner.rollbackToSavepoint!(c, name, compile);
   releaseSavepoint: Driver['releaseSavepoint'] = (c, name, compile) => this.inner.releaseSavepoint!(c, name, compile);
   async destroy() {
-    await this.wal.close();
+    await this.wal?.close();
     await this.inner.destroy();
   }
   // The connection is free for others before this request waits for the disk.
   async releaseConnection(connection: DatabaseConnection) {
-    const { inner, wrote } = connection as WritingConnection;
+    const { inner, wrote } = connection as SqliteServiceConnection;
     await this.inner.releaseConnection(inner);
-    if (wrote) await this.wal.flush();
+    if (wrote && this.wal) await this.wal.flush();
   }
 }
 
-class GroupCommitDialect extends SqliteDialect {
+class SqliteServiceDialect extends SqliteDialect {
   constructor(
-    database: SqliteDatabase,
-    private readonly wal: WalFlusher,
+    private readonly sqlite: SQLite.Database,
+    private readonly busyTimeoutMs: number,
+    private readonly wal: WalFlusher | undefined,
   ) {
-    super({ database });
+    super({ database: withStatementCache(sqlite) });
   }
   override createDriver(): Driver {
-    return new GroupCommitDriver(super.createDriver(), this.wal);
+    return new SqliteServiceDriver(super.createDriver(), this.sqlite, this.busyTimeoutMs, this.wal);
   }
 }
 
@@ -299,14 +333,14 @@ function openSqlite({ url, busyTimeoutMs = 1000, synchronous = 'FULL', syncFile 
   const groupCommit = wal && synchronous === 'FULL';
   sqlite.pragma(`synchronous = ${groupCommit ? 'NORMAL' : synchronous}`);
   sqlite.pragma('foreign_keys = ON');
-  // better-sqlite3 waits synchronously: keep this short, a locked database answers 503.
-  sqlite.pragma(`busy_timeout = ${busyTimeoutMs}`);
-  const database = withStatementCache(sqlite);
-  if (!groupCommit) return new Kysely<Database>({ dialect: new SqliteDialect({ database }) });
+  // In WAL mode the connection waits for locks (SqliteServiceConnection). Without the
+  // WAL (a file system that cannot share memory), a COMMIT may wait for readers
+  // inside its transaction, where only SQLite's own, synchronous, wait can help.
+  sqlite.pragma(`busy_timeout = ${wal ? 0 : busyTimeoutMs}`);
   // SQLite puts the WAL beside the real file, wherever a symlink points.
-  const flusher = walFlusher(`${realpathSync(url)}-wal`, syncFile);
-  const db = new Kysely<Database>({ dialect: new GroupCommitDialect(database, flusher) });
-  flushers.set(db, flusher);
+  const flusher = groupCommit ? walFlusher(`${realpathSync(url)}-wal`, syncFile) : undefined;
+  const db = new Kysely<Database>({ dialect: new SqliteServiceDialect(sqlite, busyTimeoutMs, flusher) });
+  if (flusher) flushers.set(db, flusher);
   return db;
 }
 

@@ -12,8 +12,9 @@ const unavailableCodes = new Set([
   'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EHOSTUNREACH', 'EAI_AGAIN',
   // PostgreSQL: shutting down, starting up, too many connections, statement timeout
   '57P01', '57P02', '57P03', '53300', '57014',
-  // SQLite: another writer holds the lock past the busy timeout; the WAL could not be flushed (connect.ts)
-  'SQLITE_BUSY', 'SQLITE_LOCKED', 'WAL_FLUSH_FAILED',
+  // SQLite: the WAL could not be flushed (connect.ts); and below, any SQLITE_BUSY or
+  // SQLITE_LOCKED: another process held the lock for longer than we wait
+  'WAL_FLUSH_FAILED',
 ]);
 const unavailableMessages = [
   'Connection terminated',
@@ -41,7 +42,7 @@ export function isStorageFailure(error: unknown): boolean {
 /** The database cannot answer right now (as opposed to: the query was wrong). */
 export function isDatabaseUnavailable(error: unknown): boolean {
   const code = codeOf(error);
-  if (typeof code === 'string' && (unavailableCodes.has(code) || code.startsWith('08'))) return true;
+  if (typeof code === 'string' && (unavailableCodes.has(code) || /^(08|SQLITE_BUSY|SQLITE_LOCKED)/.test(code))) return true;
   if (isStorageFailure(error)) return true;
   const message = error instanceof Error ? error.message : '';
   return unavailableMessages.some((text) => message.includes(text));
