@@ -62,6 +62,6 @@ export function createApp(deps: Deps): express.Express {
   app.use(operationsRouter(deps, metrics));
   app.use(webRouter());
   app.use(notFound);
-  app.use(errorHandler(deps));
+  app.use(errorHandler(deps.log));
   return app;
 }

@@ -280,7 +280,7 @@ export function openApiDocument(config: Pick<Config, 'rpName' | 'origins'>) {
       '/healthz': { get: { summary: 'Liveness', responses: { 200: ok('Serving', { type: 'object' }) } } },
       '/readyz': {
         get: {
-          summary: 'Readiness: the database answers, and no write was refused for lack of space or a read-only database in the last 30 s',
+          summary: 'Readiness: the database answers',
           responses: { 200: ok('Ready', { type: 'object' }), 503: problem('service_unavailable') },
         },
       },

@@ -219,20 +219,6 @@ const flushers = new WeakMap<Db, WalFlusher>();
 /** Why this database can no longer acknowledge writes, if it cannot (readiness checks ask). */
 export const durabilityFailure = (db: Db): Error | undefined => flushers.get(db)?.failure();
 
-// A write the storage refused (disk full, I/O error, read-only: see isStorageFailure)
-// makes readiness fail for a while, so that a load balancer sends clients elsewhere;
-// after that, the next writes find out whether it still is so.
-export const STORAGE_FAILURE_SECONDS = 30;
-const storageFailures = new WeakMap<Db, { error: unknown; at: number }>();
-
-export const noteStorageFailure = (db: Db, error: unknown, now: Date) => void storageFailures.set(db, { error, at: now.getTime() });
-
-/** The last write the storage refused, if that was less than STORAGE_FAILURE_SECONDS ago. */
-export function recentStorageFailure(db: Db, now: Date): unknown {
-  const last = storageFailures.get(db);
-  return last && now.getTime() - last.at < STORAGE_FAILURE_SECONDS * 1000 ? last.error : undefined;
-}
-
 // Statements built on `relaxed(db)` (see withRelaxedDurability) write rows nobody
 // is hurt to lose in a power cut: a request that only did those does not wait.
 const relaxedQueries = new WeakSet<RootOperationNode>();

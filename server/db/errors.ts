@@ -31,9 +31,9 @@ const storageCodes = new Set(['53100', '53200', '58030', '25006']);
 /**
  * The database answers but cannot take writes: the disk is full or failing, the
  * file or the server is read-only (a PostgreSQL standby after a fail-over), or the
- * server is out of memory.
+ * server is out of memory. Reads go on working, so readiness does not fail.
  */
-export function isStorageFailure(error: unknown): boolean {
+function isStorageFailure(error: unknown): boolean {
   const code = codeOf(error);
   if (typeof code !== 'string') return false;
   return /^SQLITE_(FULL|IOERR|READONLY|CANTOPEN)/.test(code) || storageCodes.has(code);

@@ -3,9 +3,8 @@
 // logged with its stack, and nothing of it shown to the client.
 import type { Duplex } from 'node:stream';
 import type { ErrorRequestHandler, RequestHandler } from 'express';
-import { noteStorageFailure } from '../db/connect.js';
-import { isDatabaseUnavailable, isStorageFailure } from '../db/errors.js';
-import type { Deps } from '../deps.js';
+import type { Logger } from 'pino';
+import { isDatabaseUnavailable } from '../db/errors.js';
 import { AppError, toProblem, type ErrorCode } from '../errors.js';
 
 /** What a client is told about an error: undefined for a bug (500). */
@@ -25,9 +24,8 @@ export function asAppError(error: unknown): AppError | undefined {
   return undefined;
 }
 
-export function errorHandler({ log, db, now }: Deps): ErrorRequestHandler {
+export function errorHandler(log: Logger): ErrorRequestHandler {
   return (error, req, res, _next) => {
-    if (isStorageFailure(error)) noteStorageFailure(db, error, now());
     const appError = asAppError(error);
     if (!appError) {
       log.error({ reqId: req.id, err: error }, 'unhandled error');

@@ -46,7 +46,10 @@ function limiter(deps: LimitDeps, storeError: ReturnType<typeof storeErrorReport
     skip: (req) => key(req) === undefined,
     keyGenerator: (req) => key(req)!,
     logger: {
-      error: (error: unknown) => storeError(error, name),
+      error: (error: unknown, message?: string) =>
+        message?.includes('allowing request without rate-limiting')
+          ? storeError(error, name)
+          : log.warn({ err: error, limiter: name }, message ?? 'rate limit error'),
       warn: (error: unknown, message?: string) => log.warn({ err: error, limiter: name }, message ?? 'rate limit warning'),
     },
     validate: { xForwardedForHeader: false },

@@ -1,6 +1,6 @@
 import { Router } from 'express';
 import { sql } from 'kysely';
-import { durabilityFailure, recentStorageFailure } from '../db/connect.js';
+import { durabilityFailure } from '../db/connect.js';
 import type { Deps } from '../deps.js';
 import { AppError } from '../errors.js';
 import type { Metrics } from '../http/metrics.js';
@@ -20,8 +20,6 @@ export function operationsRouter(deps: Deps, metrics: Metrics): Router {
       });
       const failure = durabilityFailure(deps.db);
       if (failure) throw new AppError('service_unavailable', 'The database cannot write to disk', { cause: failure });
-      const refused = recentStorageFailure(deps.db, deps.now());
-      if (refused) throw new AppError('service_unavailable', 'The database refused a write moments ago (disk full or read-only?)', { cause: refused });
       res.json({ status: 'ready' });
     },
   });
