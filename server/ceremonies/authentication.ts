@@ -21,7 +21,7 @@ import {
 } from '@simplewebauthn/server';
 import { isoBase64URL } from '@simplewebauthn/server/helpers';
 import type { Deps, RequestContext } from '../deps.js';
-import { insertAuditEvent, insertFailedSignIn } from '../db/audit-events.js';
+import { insertAuditEvent, insertUnsignedFailedSignIn } from '../db/audit-events.js';
 import { findCredentialWithUser, listCredentialsForSignIn, recordCredentialUse } from '../db/credentials.js';
 import type { CredentialsTable } from '../db/schema.js';
 import { insertSession } from '../db/sessions.js';
@@ -99,7 +99,8 @@ export async function finishSignIn(
   const { config } = deps;
   const response = input.authentication;
   // Once the passkey is known, a failure is worth a line in its owner's audit trail.
-  let known: { userId: string; credentialId: string } | undefined;
+  // `signed`: the assertion was signed by the passkey, so the failure is not just anyone's.
+  let known: { userId: string; credentialId: string; signed: boolean } | undefined;
   const finish = finishWithChallenge(deps, input.challengeId, 'authentication', async (challenge) => {
     // The id the browser reports and the raw id are the same bytes.
     if (response.id !== response.rawId) throw signInFailed('id and rawId differ');
@@ -109,7 +110,7 @@ export async function finishSignIn(
     if (challenge.user_id !== null && challenge.user_id !== credential.user_id) {
       throw signInFailed('credential belongs to another account');
     }
-    known = { userId: credential.user_id, credentialId: credential.id };
+    const seen = (known = { userId: credential.user_id, credentialId: credential.id, signed: false as boolean });
     const user = { id: credential.user_id, email: credential.email };
     // Usernameless sign-in trusts the user handle to name the account: it must match.
     const userHandle = response.response.userHandle;
@@ -129,6 +130,7 @@ export async function finishSignIn(
     } catch (error) {
       throw signInFailed(error instanceof Error ? error.message : 'verification threw', error);
     }
+    seen.signed = true;
     const { newCounter, credentialBackedUp } = verified;
     // Backup eligibility is fixed when a passkey is made (WebAuthn §7.2): a change means
     // this is not the authenticator that registered it.
@@ -166,10 +168,12 @@ export async function finishSignIn(
         ip: context.ip ?? null,
         created_at: deps.now().toISOString(),
       };
-      // A regressed counter comes with a valid signature: always recorded. Anyone can fail.
-      await (failure instanceof CounterRegressed
-        ? insertAuditEvent(deps.db, { ...event, type: 'counter.regressed' })
-        : insertFailedSignIn(deps.db, { ...event, type: 'sign_in.failed' })
+      // Failures signed by the passkey (a regressed counter, a changed backup
+      // eligibility) are always recorded; anyone can make the unsigned kind.
+      const type = failure instanceof CounterRegressed ? 'counter.regressed' : 'sign_in.failed';
+      await (known.signed
+        ? insertAuditEvent(deps.db, { ...event, type })
+        : insertUnsignedFailedSignIn(deps.db, { ...event, type })
       ).catch((auditError: unknown) => deps.log.warn({ err: auditError }, 'could not record a failed sign-in'));
     }
     throw failure;

@@ -1,5 +1,6 @@
 import { uuidv7 } from 'uuidv7';
 import { prepare } from './prepared.js';
+import { lockUser } from './users.js';
 import type { AuditEventsTable, Db } from './schema.js';
 
 export type NewAuditEvent = Omit<AuditEventsTable, 'id' | 'credential_id' | 'detail' | 'ip'> &
@@ -31,26 +32,31 @@ export async function insertAuditEvent(db: Db, event: NewAuditEvent): Promise<vo
   await insert(db, { id: uuidv7(), credential_id: null, ip: null, ...event, detail: clean(event.detail) });
 }
 
-/** At most this many `sign_in.failed` per account in any hour reach the trail (README, "Audit trail"). */
+/** At most this many unsigned `sign_in.failed` per account in any hour reach the trail (README, "Audit trail"). */
 export const FAILED_SIGN_INS_PER_HOUR = 10;
 
 /**
- * Records a failed sign-in, unless the account already has FAILED_SIGN_INS_PER_HOUR
- * of them in the hour before it: anyone who knows a passkey's id (it is public, in
- * `allowCredentials`) can fail to sign in with it, and must not bury the owner's trail.
+ * Records a failed sign-in whose assertion was not signed by the passkey, unless
+ * the account already has FAILED_SIGN_INS_PER_HOUR failed sign-ins in the hour before
+ * it: anyone who knows a passkey's id (it is public, in `allowCredentials`) can fail
+ * to sign in with it, and must not bury the owner's trail. The count and the insert
+ * hold the account's row, so concurrent failures cannot all pass the count.
  */
-export async function insertFailedSignIn(db: Db, event: NewAuditEvent): Promise<boolean> {
+export function insertUnsignedFailedSignIn(db: Db, event: NewAuditEvent): Promise<boolean> {
   const hourBefore = new Date(Date.parse(event.created_at) - 3_600_000).toISOString();
-  const { recent } = await db
-    .selectFrom('audit_events')
-    .select((eb) => eb.fn.countAll<number>().as('recent'))
-    .where('user_id', '=', event.user_id)
-    .where('type', '=', 'sign_in.failed')
-    .where('created_at', '>', hourBefore)
-    .executeTakeFirstOrThrow();
-  if (Number(recent) >= FAILED_SIGN_INS_PER_HOUR) return false;
-  await insertAuditEvent(db, event);
-  return true;
+  return db.transaction().execute(async (trx) => {
+    await lockUser(trx, event.user_id);
+    const { recent } = await trx
+      .selectFrom('audit_events')
+      .select((eb) => eb.fn.countAll<number>().as('recent'))
+      .where('user_id', '=', event.user_id)
+      .where('type', '=', 'sign_in.failed')
+      .where('created_at', '>', hourBefore)
+      .executeTakeFirstOrThrow();
+    if (Number(recent) >= FAILED_SIGN_INS_PER_HOUR) return false;
+    await insertAuditEvent(trx, event);
+    return true;
+  });
 }
 
 /** The account's events, newest first, from just before `before` (a position in this same order). */

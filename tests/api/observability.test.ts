@@ -161,7 +161,7 @@ describe('audit trail', () => {
     });
   }
 
-  it('records at most 10 failed sign-ins per account in an hour; a flood does not bury the trail', async () => {
+  it('records at most 10 unsigned failed sign-ins per account in an hour; a flood does not bury the trail', async () => {
     service = await startService();
     const authenticator = new SoftAuthenticator({ counterStart: 5 });
     const { userId } = await signUp(service, authenticator, 'alice@example.com');
@@ -170,7 +170,8 @@ describe('audit trail', () => {
       const authentication = await authenticator.getAssertion(ceremony.options, { flipSignatureBit: true });
       expect((await service.request('PUT', '/v1/tokens', { challengeId: ceremony.challengeId, authentication })).status).toBe(401);
     };
-    const failures = async () => (await auditTrail(service.deps, userId)).filter((event) => event.type === 'sign_in.failed').length;
+    const trail = () => auditTrail(service.deps, userId);
+    const failures = async () => (await trail()).filter((event) => event.type === 'sign_in.failed').length;
     for (let i = 0; i < 15; i++) {
       await fail();
       service.clock.advance(60);
@@ -179,11 +180,34 @@ describe('audit trail', () => {
     service.clock.advance(3600 - 15 * 60 + 1); // an hour after the first
     await fail();
     expect(await failures()).toBe(11);
-    // A counter that went backwards needs a valid signature: always recorded.
+
+    // Failures signed by the passkey itself are signs of a copied key: always recorded.
     service.clock.advance(1);
-    const ceremony = await startSignIn(service, 'alice@example.com');
+    let ceremony = await startSignIn(service, 'alice@example.com');
     await service.request('PUT', '/v1/tokens', { challengeId: ceremony.challengeId, authentication: await authenticator.getAssertion(ceremony.options, { counter: 2 }) });
-    expect((await auditTrail(service.deps, userId)).at(-1)?.type).toBe('counter.regressed');
+    expect((await trail()).at(-1)?.type).toBe('counter.regressed');
+    for (let i = 0; i < 10; i++) await fail(); // the cap is reached again
+    service.clock.advance(1);
+    const copy = new SoftAuthenticator({ backupEligible: true, backedUp: true }); // the same key, claiming backup eligibility
+    ceremony = await startSignIn(service, 'alice@example.com');
+    const changed = await copy.getAssertion(ceremony.options, {}, authenticator.credentials[0]);
+    expect((await service.request('PUT', '/v1/tokens', { challengeId: ceremony.challengeId, authentication: changed })).status).toBe(401);
+    expect((await trail()).at(-1)).toMatchObject({ type: 'sign_in.failed', detail: expect.stringContaining('backup eligibility changed') });
+  });
+
+  it('concurrent unsigned failures cannot all slip past the cap', async () => {
+    service = await startService();
+    const authenticator = new SoftAuthenticator();
+    const { userId } = await signUp(service, authenticator, 'alice@example.com');
+    const attempts = await Promise.all(
+      Array.from({ length: 25 }, async () => {
+        const ceremony = await startSignIn(service, 'alice@example.com');
+        return { challengeId: ceremony.challengeId, authentication: await authenticator.getAssertion(ceremony.options, { flipSignatureBit: true }) };
+      }),
+    );
+    const replies = await Promise.all(attempts.map((attempt) => service.request('PUT', '/v1/tokens', attempt)));
+    expect(replies.every((reply) => reply.status === 401)).toBe(true);
+    expect((await auditTrail(service.deps, userId)).filter((event) => event.type === 'sign_in.failed')).toHaveLength(10);
   });
 });
 
