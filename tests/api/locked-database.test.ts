@@ -54,43 +54,45 @@ it('a locked database -> 503 service_unavailable within the timeout, then works 
 // SQLite waits for another process's lock without blocking the event loop: the
 // service goes on answering, waits that overlap end together, and a lock let go
 // mid-wait lets the write through.
-describe.runIf(engine === 'sqlite')('SQLite locked by another process', () => {
-  const timed = async (work: Promise<{ status: number }>) => {
-    const { status } = await work;
-    return { status, at: performance.now() };
-  };
+if (engine === 'sqlite') {
+  describe('SQLite locked by another process', () => {
+    const timed = async (work: Promise<{ status: number }>) => {
+      const { status } = await work;
+      return { status, at: performance.now() };
+    };
 
-  it('keeps answering what needs no write lock while a write waits for it', async () => {
-    database = await freshDatabase({ persistent: true });
-    service = await startService({ DATABASE_URL: database.url, SQLITE_BUSY_TIMEOUT_MS: '1500' });
-    release = await lockChallenges(database.url);
-    const write = timed(service.request('POST', '/v1/tokens', {}));
-    await new Promise((resolve) => setTimeout(resolve, 50)); // the write is waiting
-    const health = await timed(service.request('GET', '/healthz'));
-    expect(health.status).toBe(200);
-    expect((await write).status).toBe(503);
-    expect(health.at).toBeLessThan((await write).at); // answered while the write still waited
-  });
+    it('keeps answering what needs no write lock while a write waits for it', async () => {
+      database = await freshDatabase({ persistent: true });
+      service = await startService({ DATABASE_URL: database.url, SQLITE_BUSY_TIMEOUT_MS: '1500' });
+      release = await lockChallenges(database.url);
+      const write = timed(service.request('POST', '/v1/tokens', {}));
+      await new Promise((resolve) => setTimeout(resolve, 50)); // the write is waiting
+      const health = await timed(service.request('GET', '/healthz'));
+      expect(health.status).toBe(200);
+      expect((await write).status).toBe(503);
+      expect(health.at).toBeLessThan((await write).at); // answered while the write still waited
+    });
 
-  it('a lock let go during the wait lets the waiting write through', async () => {
-    database = await freshDatabase({ persistent: true });
-    service = await startService({ DATABASE_URL: database.url, SQLITE_BUSY_TIMEOUT_MS: '3000' });
-    release = await lockChallenges(database.url);
-    const write = service.request('POST', '/v1/tokens', {});
-    await new Promise((resolve) => setTimeout(resolve, 100));
-    await release();
-    release = async () => {};
-    expect((await write).status).toBe(200);
-  });
+    it('a lock let go during the wait lets the waiting write through', async () => {
+      database = await freshDatabase({ persistent: true });
+      service = await startService({ DATABASE_URL: database.url, SQLITE_BUSY_TIMEOUT_MS: '3000' });
+      release = await lockChallenges(database.url);
+      const write = service.request('POST', '/v1/tokens', {});
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      await release();
+      release = async () => {};
+      expect((await write).status).toBe(200);
+    });
 
-  it('writes that wait at the same time get their 503s together, not one timeout after another', async () => {
-    database = await freshDatabase({ persistent: true });
-    service = await startService({ DATABASE_URL: database.url, SQLITE_BUSY_TIMEOUT_MS: '600' });
-    release = await lockChallenges(database.url);
-    const began = performance.now();
-    const replies = await Promise.all(Array.from({ length: 5 }, () => timed(service.request('POST', '/v1/tokens', {}))));
-    expect(replies.map((reply) => reply.status)).toEqual([503, 503, 503, 503, 503]);
-    // One after another would take 5 × 600 ms; together, one timeout and change.
-    expect(Math.max(...replies.map((reply) => reply.at)) - began).toBeLessThan(3 * 600);
+    it('writes that wait at the same time get their 503s together, not one timeout after another', async () => {
+      database = await freshDatabase({ persistent: true });
+      service = await startService({ DATABASE_URL: database.url, SQLITE_BUSY_TIMEOUT_MS: '600' });
+      release = await lockChallenges(database.url);
+      const began = performance.now();
+      const replies = await Promise.all(Array.from({ length: 5 }, () => timed(service.request('POST', '/v1/tokens', {}))));
+      expect(replies.map((reply) => reply.status)).toEqual([503, 503, 503, 503, 503]);
+      // One after another would take 5 × 600 ms; together, one timeout and change.
+      expect(Math.max(...replies.map((reply) => reply.at)) - began).toBeLessThan(3 * 600);
+    });
   });
-});
+}
