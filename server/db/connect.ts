@@ -45,6 +45,7 @@ import {
 import { createRequire } from 'node:module';
 import type pg from 'pg';
 import { migrations } from '../../migrations/index.js';
+import { isSqliteBusy } from './errors.js';
 import type { Database, Db } from './schema.js';
 
 export interface DatabaseOptions {
@@ -229,8 +230,6 @@ const relaxedPlugin: KyselyPlugin = {
 // Raw statements that write nothing: reads (a readiness probe) and transaction control.
 const writesNothing = /^\s*(select|begin|commit|rollback)\b/i;
 
-const isBusy = (error: unknown) => /^SQLITE_BUSY/.test(String((error as { code?: unknown } | null)?.code));
-
 /**
  * The one SQLite connection, as a request holds it. It remembers whether the
  * request wrote (releasing it then waits for the WAL flush), and it waits for
@@ -256,7 +255,7 @@ class SqliteServiceConnection implements DatabaseConnection {
       try {
         return await this.inner.executeQuery<R>(query);
       } catch (error) {
-        if (!isBusy(error) || !outsideTransaction || performance.now() + pause > this.deadline) throw error;
+        if (!isSqliteBusy(error) || !outsideTransaction || performance.now() + pause > this.deadline) throw error;
         await sleep(pause);
       }
     }
