@@ -2,13 +2,12 @@
 // by the user id from the verified token, so another user's passkey is simply
 // not found (404), never "forbidden". An account always keeps one passkey.
 import type { Deps, RequestContext } from './deps.js';
-import { insertAuditEvent, listAuditEventsByUser } from './db/audit-events.js';
+import { insertAuditEvent, listAuditEventsByUser, type EventPosition } from './db/audit-events.js';
 import { revokeSessionsOfCredential } from './db/sessions.js';
 import { deleteCredential, findCredentialById, listCredentialsByUser, renameCredential } from './db/credentials.js';
 import { findUserById, lockUser } from './db/users.js';
 import { AppError } from './errors.js';
 import { toCredentialJSON, type CredentialJSON } from './ceremonies/credential-json.js';
-import { encodeEventCursor, type EventPosition } from './http/schemas.js';
 
 export async function getProfile(deps: Deps, userId: string) {
   const user = await findUserById(deps.db, userId);
@@ -57,13 +56,13 @@ export interface AuditEventJSON {
   ip: string | null;
 }
 
-/** A page of the account's audit events, newest first, and the cursor of the next page if there is one. */
+/** A page of the account's audit events, newest first, and where the next page starts if there is one. */
 export async function listEvents(deps: Deps, userId: string, { limit, before }: { limit: number; before?: EventPosition | undefined }) {
   const rows = await listAuditEventsByUser(deps.db, userId, limit + 1, before);
   const page = rows.slice(0, limit);
   const last = page.at(-1);
   return {
     events: page.map((row): AuditEventJSON => ({ type: row.type, at: row.created_at, credentialId: row.credential_id, detail: row.detail, ip: row.ip })),
-    next: rows.length > limit && last ? encodeEventCursor({ at: last.created_at, id: last.id }) : null,
+    next: rows.length > limit && last ? { at: last.created_at, id: last.id } : undefined,
   };
 }

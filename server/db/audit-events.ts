@@ -59,8 +59,14 @@ export function insertUnsignedFailedSignIn(db: Db, event: NewAuditEvent): Promis
   });
 }
 
-/** The account's events, newest first, from just before `before` (a position in this same order). */
-export function listAuditEventsByUser(db: Db, userId: string, limit: number, before?: { at: string; id: string }) {
+/** Where an event stands in an account's trail: newest first, by time, then id. */
+export interface EventPosition {
+  at: string;
+  id: string;
+}
+
+/** The account's events, newest first, from just before `before`. */
+export function listAuditEventsByUser(db: Db, userId: string, limit: number, before?: EventPosition) {
   let query = db.selectFrom('audit_events').selectAll().where('user_id', '=', userId);
   if (before) {
     query = query.where((eb) =>

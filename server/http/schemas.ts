@@ -3,6 +3,7 @@
 // also feed the OpenAPI document, so the reference and the checks cannot drift.
 import type { AuthenticatorAttachment } from '@simplewebauthn/server';
 import { z } from 'zod';
+import type { EventPosition } from '../db/audit-events.js';
 
 // Text we store: well-formed Unicode without NUL (PostgreSQL refuses both).
 const text = () => z.string().refine((value) => value.isWellFormed() && !value.includes('\0'), 'must be valid text');
@@ -91,11 +92,7 @@ export const Introspect = z.object({ token: z.string().min(1).max(8192) });
 
 export const CredentialId = z.string().regex(/^[0-9a-f]{2,2046}$/, 'expected a hex credential id');
 
-/** Where a page of audit events ends: opaque to clients, the last event's time and id. */
-export interface EventPosition {
-  at: string;
-  id: string;
-}
+/** Where a page of audit events ends, opaque to clients: the last event's position. */
 export const encodeEventCursor = (position: EventPosition) => Buffer.from(JSON.stringify([position.at, position.id])).toString('base64url');
 
 const EventCursor = z

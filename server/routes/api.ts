@@ -91,7 +91,8 @@ export function apiRouter(deps: Deps, metrics: Metrics): Router {
   route(router, '/v1/events', {
     get: async (req, res) => {
       const session = await requireSession(deps, req);
-      res.json(await listEvents(deps, session.sub, parse(body.ListEvents, req.query, 'query')));
+      const { events, next } = await listEvents(deps, session.sub, parse(body.ListEvents, req.query, 'query'));
+      res.json({ events, next: next ? body.encodeEventCursor(next) : null });
     },
   });
 
