@@ -16,7 +16,6 @@ export const statusByCode = {
   not_found: 404,
   method_not_allowed: 405,
   account_exists: 409,
-  credential_exists: 409,
   last_credential: 409,
   challenge_expired: 410,
   payload_too_large: 413,

@@ -107,7 +107,6 @@ const serviceMessages = {
   authentication_failed:
     "Signing in with that passkey didn't work. It may have been removed from your account: try another passkey.",
   registration_failed: "Your passkey couldn't be verified. Try again, or use another device.",
-  credential_exists: 'That passkey is registered already. Use it to sign in.',
   challenge_expired: 'That took too long and the request expired. Try again.',
   unknown_challenge: 'That took too long and the request expired. Try again.',
   last_credential: "You can't delete your only passkey: you couldn't sign in any more. Add another passkey first.",

@@ -5,6 +5,8 @@
 //   nothing; only a signed-in user can add a passkey to an account, and its
 //   finish needs the session that started it to be still live (a sign-out in
 //   between stops it). A caller that sends its token at the finish gets it back.
+// - A credential id that is registered already, to any account, fails (400
+//   registration_failed) and stores nothing.
 // - One user-verification policy (config.userVerification) for options and
 //   verification alike.
 // - The account, the credential, the session and the consumption of the challenge
@@ -128,6 +130,11 @@ function registrationFailed(reason: string, cause?: unknown) {
   return new AppError('registration_failed', 'The passkey could not be verified', { reason, cause });
 }
 
+// WebAuthn §7.1 step 26: a credential id registered already fails the ceremony
+// (the contract's registration_failed), whichever account holds it.
+const passkeyRegisteredAlready = (cause?: unknown) =>
+  new AppError('registration_failed', 'This passkey is registered already', { cause });
+
 /** Verifies a registration response; returns the credential row to store (hex-encoded). */
 export async function verifyNewCredential(
   deps: Pick<Deps, 'config' | 'now'>,
@@ -229,9 +236,7 @@ export async function finishRegistration(
           // Checked and held in the transaction that adds the passkey: a sign-out in between stops it.
           throw new AppError('unauthorized', 'The session that started adding this passkey has ended: sign in again');
         }
-        if (await findCredentialById(trx, credential.id)) {
-          throw new AppError('credential_exists', 'This passkey is registered already');
-        }
+        if (await findCredentialById(trx, credential.id)) throw passkeyRegisteredAlready();
         await insertCredential(trx, credential);
         if (signedIn.session) await insertSession(trx, signedIn.session);
         const event = { user_id: userId, credential_id: credential.id, ip: context.ip ?? null, created_at: credential.created_at };
@@ -244,7 +249,7 @@ export async function finishRegistration(
         if (isUniqueViolation(error)) {
           throw account && !(await findCredentialById(deps.db, credential.id))
             ? new AppError('account_exists', 'An account with this email exists already', { cause: error })
-            : new AppError('credential_exists', 'This passkey is registered already', { cause: error });
+            : passkeyRegisteredAlready(error);
         }
         throw error;
       });

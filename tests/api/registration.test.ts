@@ -83,19 +83,19 @@ describe('sign-up', () => {
     expect(await tableCounts(service.deps)).toEqual({ ...before, challenges: before.challenges - 1 });
   });
 
-  it('with a credential id that is registered already -> 409 credential_exists, nothing stored', async () => {
+  it('with a credential id that is registered already -> 400 registration_failed, nothing stored', async () => {
     const authenticator = new SoftAuthenticator();
     await signUp(service, authenticator, 'erin@example.com');
     const start = (await startSignUp('frank@example.com')).body;
     const registration = await new SoftAuthenticator().createCredential(start.options, { credentialId: authenticator.credentials[0]!.id });
     const before = await tableCounts(service.deps);
     const finish = await service.request('PUT', '/v1/challenges', { challengeId: start.challengeId, registration });
-    expect(finish.status).toBe(409);
-    expect(finish.body.code).toBe('credential_exists');
+    expect(finish.status).toBe(400);
+    expect(finish.body).toMatchObject({ code: 'registration_failed', detail: 'This passkey is registered already' });
     expect(await tableCounts(service.deps)).toEqual({ ...before, challenges: before.challenges - 1 });
   });
 
-  it('two sign-ups racing with one credential id: the loser gets 409 credential_exists, never account_exists', async () => {
+  it('two sign-ups racing with one credential id: the loser gets 400 registration_failed, never account_exists', async () => {
     for (let round = 0; round < 10; round++) {
       const authenticator = new SoftAuthenticator();
       const starts = await Promise.all([`race${round}a@example.com`, `race${round}b@example.com`].map(async (email) => (await startSignUp(email)).body));
@@ -105,7 +105,7 @@ describe('sign-up', () => {
       const finishes = await Promise.all(
         starts.map((start, i) => service.request('PUT', '/v1/challenges', { challengeId: start.challengeId, registration: registrations[i] })),
       );
-      expect(finishes.map((finish) => finish.body.code ?? finish.status).sort()).toEqual([201, 'credential_exists']);
+      expect(finishes.map((finish) => finish.body.detail ?? finish.status).sort()).toEqual([201, 'This passkey is registered already']);
     }
   });
 
