@@ -135,6 +135,15 @@ function checkOrigin(origin: string, rpId: string) {
 
 const rpIdPattern = /^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/;
 
+// HOST is what the server binds to: an IP address, or a name that resolves to one.
+function bindAddress(value: string | undefined): string {
+  const host = value?.trim() || '0.0.0.0';
+  if (isIP(host) === 0 && !rpIdPattern.test(host.toLowerCase())) {
+    throw new ConfigError('HOST', `"${host}" is not an IP address or a host name (no scheme, no port, no brackets)`);
+  }
+  return host;
+}
+
 export function loadConfig(env: Record<string, string | undefined>): Config {
   const port = integer(env, 'PORT', 3000, 0, 65535);
   const rpId = env.RP_ID?.trim() || 'localhost';
@@ -152,7 +161,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
 
   return {
     port,
-    host: env.HOST?.trim() || '0.0.0.0',
+    host: bindAddress(env.HOST),
     rpId,
     rpName: env.RP_NAME?.trim() || 'Passkey service',
     origins,

@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../server/config.js';
 
@@ -58,6 +58,10 @@ describe('loadConfig parsing', () => {
     expect(loadConfig({ SQLITE_SYNCHRONOUS: 'NORMAL' }).sqliteSynchronous).toBe('NORMAL');
   });
 
+  it('HOST takes an IPv4 or IPv6 address or a host name', () => {
+    for (const host of ['127.0.0.1', '::', '::1', 'localhost', 'Service.Internal']) expect(loadConfig({ HOST: host }).host).toBe(host);
+  });
+
   it('USER_VERIFICATION=preferred is accepted', () => {
     expect(loadConfig({ USER_VERIFICATION: 'preferred' }).userVerification).toBe('preferred');
   });
@@ -91,12 +95,26 @@ describe('loadConfig refuses invalid input with a ConfigError naming the variabl
     ['a TRUST_PROXY that is no address', { TRUST_PROXY: 'yes' }, 'TRUST_PROXY'],
     ['a TRUST_PROXY subnet with a bad prefix', { TRUST_PROXY: 'loopback, 10.0.0.0/33' }, 'TRUST_PROXY'],
     ['a REDIS_URL that is not redis://', { REDIS_URL: 'http://127.0.0.1:6379' }, 'REDIS_URL'],
+    ['a HOST with a port', { HOST: '0.0.0.0:3000' }, 'HOST'],
+    ['a HOST with a scheme', { HOST: 'http://localhost' }, 'HOST'],
+    ['a HOST that is an IPv6 address in brackets', { HOST: '[::1]' }, 'HOST'],
   ])('%s', (_case, env, variable) => {
     const error = configError(env);
     expect(error.variable).toBe(variable);
     expect(error.message).toMatch(new RegExp(`^${variable}: `));
   });
 });
+
+/** Runs server/main.ts until it exits by itself (or 15 s pass: code null), in `cwd`. */
+function runEntryPoint(env: Record<string, string>, cwd = repo): Promise<{ code: number | null; stderr: string }> {
+  // tsx by its path, so that the working directory can be any folder.
+  const tsx = join(repo, 'node_modules/tsx/dist/loader.mjs');
+  return new Promise((resolve) => {
+    execFile(process.execPath, ['--import', pathToFileURL(tsx).href, join(repo, 'server/main.ts')], { cwd, env, timeout: 15_000 }, (error, _stdout, stderr) =>
+      resolve({ code: error ? (typeof error.code === 'number' ? error.code : null) : 0, stderr }),
+    );
+  });
+}
 
 describe('the entry point', () => {
   it('with CHALLENGE_TTL_SECONDS=soon exits non-zero with one stderr line naming the variable', async () => {
@@ -107,17 +125,25 @@ describe('the entry point', () => {
       DATABASE_URL: ':memory:',
       PORT: '0',
     };
-    const result = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
-      execFile(process.execPath, ['--import', 'tsx', 'server/main.ts'], { cwd: repo, env, timeout: 15_000 }, (error, _stdout, stderr) =>
-        resolve({ code: error ? (typeof error.code === 'number' ? error.code : null) : 0, stderr }),
-      );
-    });
+    const result = await runEntryPoint(env);
 
     expect(result.code).not.toBe(0);
     expect(result.code).not.toBeNull(); // null: killed by the timeout, i.e. it did not exit by itself
     const lines = result.stderr.trimEnd().split('\n');
     expect(lines).toHaveLength(1);
     expect(lines[0]).toContain('CHALLENGE_TTL_SECONDS');
+  });
+
+  it('reads .env in its working directory, and a variable of the real environment wins over it', async () => {
+    const cwd = mkdtempSync(join(tmpdir(), 'passkeys-dotenv-'));
+    writeFileSync(join(cwd, '.env'), 'CHALLENGE_TTL_SECONDS=soon\nDATABASE_URL=:memory:\nPORT=0\n');
+    const env = { PATH: process.env.PATH ?? '' };
+    const fromFile = await runEntryPoint(env, cwd);
+    expect(fromFile.code).toBe(1);
+    expect(fromFile.stderr.trimEnd().split('\n')).toEqual([expect.stringContaining('CHALLENGE_TTL_SECONDS: expected a whole number from 10 to 3600, got "soon"')]);
+    const overridden = await runEntryPoint({ ...env, CHALLENGE_TTL_SECONDS: '9' }, cwd);
+    expect(overridden.code).toBe(1);
+    expect(overridden.stderr.trimEnd().split('\n')).toEqual([expect.stringContaining('got "9"')]);
   });
 });
 
@@ -127,11 +153,7 @@ describe('the entry point, with a database it cannot open', () => {
     const notADirectory = join(mkdtempSync(join(tmpdir(), 'passkeys-config-')), 'file');
     writeFileSync(notADirectory, '');
     const env = { PATH: process.env.PATH ?? '', DATABASE_URL: join(notADirectory, 'passkeys.db'), PORT: '0' };
-    const result = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
-      execFile(process.execPath, ['--import', 'tsx', 'server/main.ts'], { cwd: repo, env, timeout: 15_000 }, (error, _stdout, stderr) =>
-        resolve({ code: error ? (typeof error.code === 'number' ? error.code : null) : 0, stderr }),
-      );
-    });
+    const result = await runEntryPoint(env);
     expect(result.code).toBe(1);
     expect(result.stderr.trimEnd().split('\n')).toEqual([expect.stringMatching(/^Could not start: .*file/)]);
   });
