@@ -3,6 +3,7 @@
 // let in-flight requests finish (up to SHUTDOWN_TIMEOUT_SECONDS), then close the
 // database and Redis.
 import { existsSync } from 'node:fs';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createApp } from './app.js';
 import { answerClientError } from './http/errors.js';
 import { closeDeps, openDeps } from './bootstrap.js';
@@ -48,11 +49,26 @@ const server = createApp(deps).listen(config.port, config.host, (error?: Error) 
 });
 server.on('clientError', answerClientError);
 
+// Answers given while the service stops say `Connection: close`, so that no client
+// or proxy sends another request on a connection that is about to be closed (it
+// would get a reset, and a POST or PUT is not retried). Requests in flight when
+// the signal comes are found in this set.
 let stopping = false;
+const inFlight = new Set<ServerResponse>();
+server.prependListener('request', (_req: IncomingMessage, res: ServerResponse) => {
+  if (stopping) return closeAfter(res);
+  inFlight.add(res);
+  res.once('close', () => inFlight.delete(res));
+});
+function closeAfter(res: ServerResponse) {
+  if (!res.headersSent) res.setHeader('Connection', 'close');
+}
+
 function shutdown(signal: string) {
   if (stopping) return;
   stopping = true;
   log.info({ signal }, 'shutting down: finishing in-flight requests');
+  inFlight.forEach(closeAfter);
   stopSweeping();
   stopReloadingKeys();
   // Whatever hangs (a database that stopped answering), the process ends.

@@ -1,6 +1,7 @@
 // Graceful shutdown: on SIGTERM the service stops accepting connections, lets the
-// request in flight finish, closes the database and exits 0.
-import { request } from 'node:http';
+// request in flight finish (telling the client not to use its connection again),
+// closes the database and exits 0.
+import { Agent, request } from 'node:http';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,7 +10,7 @@ import { spawn } from 'node:child_process';
 import { createServer } from 'node:net';
 import { freePort, startProcess } from '../helpers/process.js';
 
-it('SIGTERM lets the in-flight request finish, refuses new ones, and exits 0', async () => {
+it('SIGTERM lets the in-flight request finish (its answer closes the keep-alive connection), refuses new ones, and exits 0', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'passkeys-shutdown-'));
   try {
     const service = await startProcess({ DATABASE_URL: join(dir, 'passkeys.db') });
@@ -17,11 +18,13 @@ it('SIGTERM lets the in-flight request finish, refuses new ones, and exits 0', a
     const exited = new Promise<number | null>((resolve) => service.child.once('exit', resolve));
 
     // A request whose body arrives slowly: half now, the rest after SIGTERM.
-    const reply = new Promise<{ status: number; body: string }>((resolve, reject) => {
-      const req = request({ host: url.hostname, port: url.port, method: 'POST', path: '/v1/tokens', headers: { 'content-type': 'application/json' } }, (res) => {
+    // On a keep-alive connection, which the client would use again.
+    const agent = new Agent({ keepAlive: true });
+    const reply = new Promise<{ status: number; connection: string | undefined; body: string }>((resolve, reject) => {
+      const req = request({ agent, host: url.hostname, port: url.port, method: 'POST', path: '/v1/tokens', headers: { 'content-type': 'application/json' } }, (res) => {
         let body = '';
         res.on('data', (chunk) => (body += chunk));
-        res.on('end', () => resolve({ status: res.statusCode!, body }));
+        res.on('end', () => resolve({ status: res.statusCode!, connection: res.headers.connection, body }));
       });
       req.on('error', reject);
       req.write('{"email": "alice@');
@@ -33,6 +36,7 @@ it('SIGTERM lets the in-flight request finish, refuses new ones, and exits 0', a
 
     const finished = await reply;
     expect(finished.status).toBe(200);
+    expect(finished.connection).toBe('close');
     expect(JSON.parse(finished.body).challengeId).toEqual(expect.any(String));
     expect(await exited).toBe(0);
     await expect(fetch(`${service.url}/healthz`)).rejects.toThrow();
