@@ -13,6 +13,14 @@ const ok = (description: string, schema: object) => ({ description, ...content(s
 const problem = (description: string) => ({ description, ...content(ref('Problem'), 'application/problem+json') });
 const requestBody = (schema: z.ZodType) => ({ required: true, ...content(json(schema)) });
 const bearer = [{ bearer: [] }];
+// A file for browsers: revalidated with its ETag (304 when unchanged).
+const page = (summary: string, type: string) => ({
+  summary,
+  responses: {
+    200: { description: summary, content: { [type]: { schema: { type: 'string' } } } },
+    304: { description: 'Not modified (If-None-Match matched the ETag)' },
+  },
+});
 
 const started = (options: string) => ({
   type: 'object',
@@ -290,10 +298,15 @@ export function openApiDocument(config: Pick<Config, 'rpName' | 'origins'>) {
           responses: {
             200: { description: 'Prometheus text format', content: { 'text/plain': { schema: { type: 'string' } } } },
             401: problem('unauthorized (METRICS_TOKEN set, token missing or wrong)'),
+            404: problem('not_found: no METRICS_TOKEN, and the client is not on loopback or came through a proxy'),
           },
         },
       },
       '/openapi.json': { get: { summary: 'This document', responses: { 200: ok('OpenAPI 3.1', { type: 'object' }) } } },
+      '/': { get: page('The demo page', 'text/html') },
+      '/embed.js': { get: page('The embeddable sign-up/sign-in form: one classic script, for pages on the configured origins', 'text/javascript') },
+      '/vendor/simplewebauthn-browser.js': { get: page('@simplewebauthn/browser, as the demo page loads it', 'text/javascript') },
+      '/vendor/alpine-csp.js': { get: page('Alpine.js (CSP build), as the demo page loads it', 'text/javascript') },
     }),
   };
 }

@@ -135,6 +135,8 @@ it('the document covers every endpoint of the contract', () => {
       'GET /.well-known/jwks.json',
       'GET /healthz',
       'GET /readyz',
+      'GET /',
+      'GET /embed.js',
     ]),
   );
 });
@@ -201,6 +203,25 @@ describe('responses match the documented schemas', () => {
     ).toEqual([200, 201, 200, 200, 200, 200, 200, 200, 200, 200, 200, 204]);
     expect(introspected.body.active).toBe(true);
     // ... and every answer is what the document promises.
+    expect(problems).toEqual([]);
+  });
+
+  it('the pages, their revalidation (304) and /metrics refused to a proxied client (404) answer as documented', async () => {
+    const problems: string[] = [];
+    const statuses: number[] = [];
+    const check = async (path: string, headers?: Record<string, string>) => {
+      const reply = await service.request('GET', path, undefined, headers);
+      statuses.push(reply.status);
+      problems.push(...undocumented('GET', path, reply));
+      return reply;
+    };
+    for (const path of ['/', '/embed.js', '/vendor/simplewebauthn-browser.js', '/vendor/alpine-csp.js']) {
+      const page = await check(path);
+      // fetch adds `Cache-Control: no-cache` to a conditional request that has none, which forbids a 304.
+      await check(path, { 'if-none-match': page.headers.get('etag')!, 'cache-control': 'max-age=0' });
+    }
+    await check('/metrics', { 'x-forwarded-for': '203.0.113.7' });
+    expect(statuses).toEqual([200, 304, 200, 304, 200, 304, 200, 304, 404]);
     expect(problems).toEqual([]);
   });
 
