@@ -1,4 +1,4 @@
-// Responses recorded from real devices (../../../shared/fixtures/real-authenticators/,
+// Responses recorded from real devices (tests/fixtures/real-authenticators/,
 // taken from SimpleWebAuthn's own test suite) finished through the real HTTP API.
 // The challenge rows are seeded directly, since the recorded challenges are fixed.
 // Date is frozen for every case: attestation certificates expire, so each one is
@@ -12,7 +12,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { ChallengesTable } from '../../server/db/schema.js';
 import { startService, tableCounts, type TestService } from '../helpers/service.js';
 
-const folder = new URL('../../../shared/fixtures/real-authenticators/', import.meta.url);
+const folder = new URL('../fixtures/real-authenticators/', import.meta.url);
 const load = <T>(file: string): T => JSON.parse(readFileSync(new URL(file, folder), 'utf8')) as T;
 
 interface ExpectedCredential {

@@ -488,7 +488,7 @@ interface RecordedCase {
   expected: VerifiedAssertion;
 }
 
-const fixtures = new URL('../../../shared/fixtures/real-authenticators/', import.meta.url);
+const fixtures = new URL('../fixtures/real-authenticators/', import.meta.url);
 const recorded = (JSON.parse(readFileSync(new URL('auth-security-key-es256.json', fixtures), 'utf8')) as { cases: RecordedCase[] }).cases;
 
 describe.each(recorded.map((c) => [c.description, c] as const))('recorded security key assertion (%s)', (_name, recording) => {
