@@ -135,10 +135,12 @@ function checkOrigin(origin: string, rpId: string) {
 
 const rpIdPattern = /^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/;
 
-// HOST is what the server binds to: an IP address, or a name that resolves to one.
+// HOST is what the server binds to: an IP address, or a name that resolves to one
+// (container names may hold underscores).
+const hostNamePattern = /^(?=.{1,253}$)[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?(\.[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?)*\.?$/i;
 function bindAddress(value: string | undefined): string {
   const host = value?.trim() || '0.0.0.0';
-  if (isIP(host) === 0 && !rpIdPattern.test(host.toLowerCase())) {
+  if (isIP(host) === 0 && !hostNamePattern.test(host)) {
     throw new ConfigError('HOST', `"${host}" is not an IP address or a host name (no scheme, no port, no brackets)`);
   }
   return host;

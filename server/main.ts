@@ -3,7 +3,8 @@
 // let in-flight requests finish (up to SHUTDOWN_TIMEOUT_SECONDS), then close the
 // database and Redis.
 import { existsSync } from 'node:fs';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { createApp } from './app.js';
 import { answerClientError } from './http/errors.js';
 import { closeDeps, openDeps } from './bootstrap.js';
@@ -35,40 +36,36 @@ try {
 }
 const stopSweeping = startSweeping(deps);
 const stopReloadingKeys = startReloadingKeys(deps);
-const server = createApp(deps).listen(config.port, config.host, (error?: Error) => {
+const app = createApp(deps);
+// Answers written while the service stops say `Connection: close`, so that no client
+// or proxy sends another request on a connection about to be closed (it would get a
+// reset, and a POST or PUT is not retried). Hooked where every answer writes its
+// head (Express's response prototype for this app), it covers the requests in flight
+// when the signal comes and any that arrive after. An answer whose head went out
+// before keeps its connection until the reaper in shutdown() closes it.
+let stopping = false;
+const writeHead = app.response.writeHead;
+app.response.writeHead = function (this: ServerResponse, ...args: unknown[]) {
+  if (stopping) this.setHeader('Connection', 'close');
+  return writeHead.apply(this, args as Parameters<typeof writeHead>);
+} as typeof writeHead;
+
+const server = app.listen(config.port, config.host, (error?: Error) => {
   if (error) {
     // Port taken, or not ours to bind: a supervisor must see a failure, not a clean exit.
     log.fatal({ err: error }, `could not listen on ${config.host}:${config.port}`);
     void closeDeps(deps).finally(() => process.exit(1));
     return;
   }
-  log.info(
-    { host: config.host, port: config.port, rpId: config.rpId, origins: config.origins },
-    `listening on ${config.host}:${config.port}, for ${config.origins.join(', ')}`,
-  );
+  const { port } = server.address() as AddressInfo; // PORT=0 picks one
+  log.info({ host: config.host, port, rpId: config.rpId, origins: config.origins }, `listening on ${config.host}:${port}, for ${config.origins.join(', ')}`);
 });
 server.on('clientError', answerClientError);
-
-// Answers given while the service stops say `Connection: close`, so that no client
-// or proxy sends another request on a connection that is about to be closed (it
-// would get a reset, and a POST or PUT is not retried). Requests in flight when
-// the signal comes are found in this set.
-let stopping = false;
-const inFlight = new Set<ServerResponse>();
-server.prependListener('request', (_req: IncomingMessage, res: ServerResponse) => {
-  if (stopping) return closeAfter(res);
-  inFlight.add(res);
-  res.once('close', () => inFlight.delete(res));
-});
-function closeAfter(res: ServerResponse) {
-  if (!res.headersSent) res.setHeader('Connection', 'close');
-}
 
 function shutdown(signal: string) {
   if (stopping) return;
   stopping = true;
   log.info({ signal }, 'shutting down: finishing in-flight requests');
-  inFlight.forEach(closeAfter);
   stopSweeping();
   stopReloadingKeys();
   // Whatever hangs (a database that stopped answering), the process ends.

@@ -67,6 +67,33 @@ it('a port already in use: the service says so and exits 1', async () => {
   }
 });
 
+it('PORT=0: the service listens on a free port and logs the one it got', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'passkeys-port-0-'));
+  const child = spawn(process.execPath, ['--import', 'tsx', 'server/main.ts'], {
+    env: { PATH: process.env.PATH, PORT: '0', HOST: '127.0.0.1', DATABASE_URL: join(dir, 'passkeys.db'), LOG_LEVEL: 'info' },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  try {
+    const listening = await new Promise<{ port: number; msg: string }>((resolve, reject) => {
+      let output = '';
+      child.stdout.on('data', (chunk) => {
+        output += chunk;
+        const line = output.split('\n').find((l) => l.includes('"msg":"listening'));
+        if (line) resolve(JSON.parse(line));
+      });
+      child.once('exit', () => reject(new Error(`exited before listening:\n${output}`)));
+    });
+    expect(listening.port).toBeGreaterThan(0);
+    expect(listening.msg).toContain(`127.0.0.1:${listening.port}`);
+    expect((await fetch(`http://127.0.0.1:${listening.port}/healthz`)).status).toBe(200);
+  } finally {
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill('SIGTERM');
+    await exited;
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 it('`npm start` builds and serves; SIGTERM to npm reaches the service, which shuts down (no orphan)', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'passkeys-npm-start-'));
   const port = await freePort();

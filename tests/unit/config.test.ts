@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -59,7 +59,7 @@ describe('loadConfig parsing', () => {
   });
 
   it('HOST takes an IPv4 or IPv6 address or a host name', () => {
-    for (const host of ['127.0.0.1', '::', '::1', 'localhost', 'Service.Internal']) expect(loadConfig({ HOST: host }).host).toBe(host);
+    for (const host of ['127.0.0.1', '::', '::1', 'localhost', 'Service.Internal', 'proj_app_1', 'db.example.com.']) expect(loadConfig({ HOST: host }).host).toBe(host);
   });
 
   it('USER_VERIFICATION=preferred is accepted', () => {
@@ -136,26 +136,35 @@ describe('the entry point', () => {
 
   it('reads .env in its working directory, and a variable of the real environment wins over it', async () => {
     const cwd = mkdtempSync(join(tmpdir(), 'passkeys-dotenv-'));
-    writeFileSync(join(cwd, '.env'), 'CHALLENGE_TTL_SECONDS=soon\nDATABASE_URL=:memory:\nPORT=0\n');
-    const env = { PATH: process.env.PATH ?? '' };
-    const fromFile = await runEntryPoint(env, cwd);
-    expect(fromFile.code).toBe(1);
-    expect(fromFile.stderr.trimEnd().split('\n')).toEqual([expect.stringContaining('CHALLENGE_TTL_SECONDS: expected a whole number from 10 to 3600, got "soon"')]);
-    const overridden = await runEntryPoint({ ...env, CHALLENGE_TTL_SECONDS: '9' }, cwd);
-    expect(overridden.code).toBe(1);
-    expect(overridden.stderr.trimEnd().split('\n')).toEqual([expect.stringContaining('got "9"')]);
+    try {
+      writeFileSync(join(cwd, '.env'), 'CHALLENGE_TTL_SECONDS=soon\nDATABASE_URL=:memory:\nPORT=0\n');
+      const env = { PATH: process.env.PATH ?? '' };
+      const fromFile = await runEntryPoint(env, cwd);
+      expect(fromFile.code).toBe(1);
+      expect(fromFile.stderr.trimEnd().split('\n')).toEqual([expect.stringContaining('CHALLENGE_TTL_SECONDS: expected a whole number from 10 to 3600, got "soon"')]);
+      const overridden = await runEntryPoint({ ...env, CHALLENGE_TTL_SECONDS: '9' }, cwd);
+      expect(overridden.code).toBe(1);
+      expect(overridden.stderr.trimEnd().split('\n')).toEqual([expect.stringContaining('got "9"')]);
+    } finally {
+      rmSync(cwd, { recursive: true, force: true });
+    }
   });
 });
 
 describe('the entry point, with a database it cannot open', () => {
   it('exits non-zero with one stderr line saying why', async () => {
     // Its directory is a file.
-    const notADirectory = join(mkdtempSync(join(tmpdir(), 'passkeys-config-')), 'file');
-    writeFileSync(notADirectory, '');
-    const env = { PATH: process.env.PATH ?? '', DATABASE_URL: join(notADirectory, 'passkeys.db'), PORT: '0' };
-    const result = await runEntryPoint(env);
-    expect(result.code).toBe(1);
-    expect(result.stderr.trimEnd().split('\n')).toEqual([expect.stringMatching(/^Could not start: .*file/)]);
+    const dir = mkdtempSync(join(tmpdir(), 'passkeys-config-'));
+    try {
+      const notADirectory = join(dir, 'file');
+      writeFileSync(notADirectory, '');
+      const env = { PATH: process.env.PATH ?? '', DATABASE_URL: join(notADirectory, 'passkeys.db'), PORT: '0' };
+      const result = await runEntryPoint(env);
+      expect(result.code).toBe(1);
+      expect(result.stderr.trimEnd().split('\n')).toEqual([expect.stringMatching(/^Could not start: .*file/)]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
