@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import type { Config } from './config.js';
 import * as body from './http/schemas.js';
+import { demoFiles } from './routes/web.js';
 
 const json = (schema: z.ZodType) => z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' });
 const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
@@ -307,6 +308,7 @@ export function openApiDocument(config: Pick<Config, 'rpName' | 'origins'>) {
       '/embed.js': { get: page('The embeddable sign-up/sign-in form: one classic script, for pages on the configured origins', 'text/javascript') },
       '/vendor/simplewebauthn-browser.js': { get: page('@simplewebauthn/browser, as the demo page loads it', 'text/javascript') },
       '/vendor/alpine-csp.js': { get: page('Alpine.js (CSP build), as the demo page loads it', 'text/javascript') },
+      ...Object.fromEntries(demoFiles.map(([file, type]) => [`/${file}`, { get: page(`web/${file}, for the demo page`, type.split(';')[0]!) }])),
     }),
   };
 }

@@ -8,7 +8,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import express, { Router, type RequestHandler } from 'express';
+import { Router, type RequestHandler } from 'express';
 import { route } from '../http/route.js';
 
 const require = createRequire(import.meta.url);
@@ -59,6 +59,14 @@ const fixed = (type: string, source: string): RequestHandler => {
 };
 const javascript = (source: string) => fixed('text/javascript; charset=utf-8', source);
 
+/** The demo page's own files in web/, each served at its own path. */
+export const demoFiles = [
+  ['demo.js', 'text/javascript; charset=utf-8'],
+  ['passkeys.js', 'text/javascript; charset=utf-8'],
+  ['style.css', 'text/css; charset=utf-8'],
+  ['favicon.svg', 'image/svg+xml'],
+] as const;
+
 export function webRouter(): Router {
   const router = Router();
   const webDir = findWebDir();
@@ -78,8 +86,6 @@ export function webRouter(): Router {
   });
   route(router, '/vendor/simplewebauthn-browser.js', { get: javascript(simpleWebAuthn) });
   route(router, '/vendor/alpine-csp.js', { get: javascript(read(alpineCspBundle)) });
-  router.use(
-    express.static(webDir, { index: false, cacheControl: false, setHeaders: (res) => res.set('Cache-Control', revalidate) }),
-  );
+  for (const [file, type] of demoFiles) route(router, `/${file}`, { get: fixed(type, read(join(webDir, file))) });
   return router;
 }

@@ -206,7 +206,7 @@ describe('responses match the documented schemas', () => {
     expect(problems).toEqual([]);
   });
 
-  it('the pages, their revalidation (304) and /metrics refused to a proxied client (404) answer as documented', async () => {
+  it('the pages and their files, their revalidation (304) and /metrics refused to a proxied client (404) answer as documented', async () => {
     const problems: string[] = [];
     const statuses: number[] = [];
     const check = async (path: string, headers?: Record<string, string>) => {
@@ -215,13 +215,14 @@ describe('responses match the documented schemas', () => {
       problems.push(...undocumented('GET', path, reply));
       return reply;
     };
-    for (const path of ['/', '/embed.js', '/vendor/simplewebauthn-browser.js', '/vendor/alpine-csp.js']) {
+    const pages = ['/', '/embed.js', '/vendor/simplewebauthn-browser.js', '/vendor/alpine-csp.js', '/demo.js', '/passkeys.js', '/style.css', '/favicon.svg'];
+    for (const path of pages) {
       const page = await check(path);
       // fetch adds `Cache-Control: no-cache` to a conditional request that has none, which forbids a 304.
       await check(path, { 'if-none-match': page.headers.get('etag')!, 'cache-control': 'max-age=0' });
     }
     await check('/metrics', { 'x-forwarded-for': '203.0.113.7' });
-    expect(statuses).toEqual([200, 304, 200, 304, 200, 304, 200, 304, 404]);
+    expect(statuses).toEqual([...pages.flatMap(() => [200, 304]), 404]);
     expect(problems).toEqual([]);
   });
 
