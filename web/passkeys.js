@@ -106,7 +106,8 @@ const serviceMessages = {
   unauthorized: 'Your session has ended. Sign in again.',
   authentication_failed:
     "Signing in with that passkey didn't work. It may have been removed from your account: try another passkey.",
-  registration_failed: "Your passkey couldn't be verified. Try again, or use another device.",
+  registration_failed:
+    "Your passkey couldn't be registered. If it is registered already, sign in with it; otherwise try again, or use another device.",
   challenge_expired: 'That took too long and the request expired. Try again.',
   unknown_challenge: 'That took too long and the request expired. Try again.',
   last_credential: "You can't delete your only passkey: you couldn't sign in any more. Add another passkey first.",
