@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
 import { createServer } from 'node:net';
-import { freePort, startProcess } from '../helpers/process.js';
+import { startProcess } from '../helpers/process.js';
 
 it('SIGTERM lets the in-flight request finish (its answer closes the keep-alive connection), refuses new ones, and exits 0', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'passkeys-shutdown-'));
@@ -93,40 +93,3 @@ it('PORT=0: the service listens on a free port and logs the one it got', async (
     rmSync(dir, { recursive: true, force: true });
   }
 });
-
-it('`npm start` builds and serves; SIGTERM to npm reaches the service, which shuts down (no orphan)', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'passkeys-npm-start-'));
-  const port = await freePort();
-  const npm = spawn('npm', ['start'], {
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, PORT: String(port), HOST: '127.0.0.1', DATABASE_URL: join(dir, 'passkeys.db'), LOG_LEVEL: 'info' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  npm.stdout.on('data', (chunk) => (output += chunk));
-  npm.stderr.on('data', (chunk) => (output += chunk));
-  const npmExited = new Promise<number | null>((resolve) => npm.once('exit', resolve));
-  const alive = (pid: number) => {
-    try {
-      process.kill(pid, 0);
-      return true;
-    } catch {
-      return false;
-    }
-  };
-  let servicePid: number | undefined;
-  try {
-    // The build comes first (prestart): allow for it.
-    await expect.poll(() => fetch(`http://127.0.0.1:${port}/readyz`).then((r) => r.status, () => 0), { timeout: 60_000, interval: 250 }).toBe(200);
-    servicePid = Number(/"pid":(\d+)/.exec(output)?.[1]);
-    expect(servicePid).toBeGreaterThan(0);
-
-    npm.kill('SIGTERM');
-    await npmExited;
-    await expect.poll(() => alive(servicePid!), { timeout: 15_000, interval: 100 }).toBe(false);
-    expect(output).toContain('shutting down');
-  } finally {
-    npm.kill('SIGKILL');
-    if (servicePid && alive(servicePid)) process.kill(servicePid, 'SIGKILL');
-    rmSync(dir, { recursive: true, force: true });
-  }
-}, 90_000);
