@@ -1,8 +1,8 @@
 // Sign-in: by email (allowCredentials = that account's passkeys) or usernameless
 // (discoverable credentials; the account is found by credential id and its user
 // handle must match). Invariants:
-// - An email with no account gets an answer of the same status and shape, and
-//   nothing is written for it. Its allowCredentials copy the passkeys of another
+// - An email with no account gets an answer of the same status and shape, after
+//   the same wait for the disk, and nothing is written for it. Its allowCredentials copy the passkeys of another
 //   account, picked by the email and a server secret (their number, transports and
 //   id lengths), with ids derived from the email and the secret: stable across
 //   calls, and as many as real accounts have, so their number tells nothing.
@@ -12,7 +12,7 @@
 // - A passkey whose backup eligibility (BE) differs from its registration's fails.
 // - The challenge is used up first (see finishWithChallenge); storing the new
 //   counter, backup state and lastUsedAt, and creating the session happen in one transaction.
-import { createHmac, randomUUID } from 'node:crypto';
+import { createHmac } from 'node:crypto';
 import {
   generateAuthenticationOptions,
   type AuthenticationResponseJSON,
@@ -28,7 +28,7 @@ import { insertSession } from '../db/sessions.js';
 import { AppError } from '../errors.js';
 import { mintSessionToken } from '../tokens/session-tokens.js';
 import { verifyAssertion, type VerifiedAssertion } from './assertion.js';
-import { ChallengeRejected, finishWithChallenge, saveChallenge } from './challenges.js';
+import { ChallengeRejected, finishWithChallenge, saveChallenge, standInChallengeId } from './challenges.js';
 import { credentialIdToHex, toDescriptor } from './credential-json.js';
 import type { StartedCeremony } from './registration.js';
 
@@ -68,8 +68,8 @@ export async function startSignIn(
     timeout: config.challengeTtlSeconds * 1000,
   });
   if (email !== undefined && !userId) {
-    // Same shape, no row: the challenge id is random like any other and can never finish.
-    return { challengeId: randomUUID(), options };
+    // Same shape, same wait, no row: the challenge id is random like any other and can never finish.
+    return { challengeId: await standInChallengeId(deps), options };
   }
   const challengeId = await saveChallenge(deps, { kind: 'authentication', challenge: options.challenge, user_id: userId ?? null });
   return { challengeId, options };

@@ -1,13 +1,15 @@
 // Challenges are database rows, so any instance can finish a ceremony another
-// started; they are written without waiting for the disk (losing one in a power
-// cut only fails its ceremony). A challenge is bound to its kind and, where known, to its user; it
+// started (on PostgreSQL written without waiting for the server's disk: losing one
+// in a power cut only fails its ceremony; see withRelaxedDurability). A start that
+// answers with a stand-in instead waits as the write would. A challenge is bound to
+// its kind and, where known, to its user; it
 // expires after CHALLENGE_TTL_SECONDS; it is used up by the first finish that
 // presents it, before anything else is done, whether that finish then succeeds or
 // fails (see consumeChallenge: DELETE ... RETURNING).
 import { randomUUID } from 'node:crypto';
 import type { Deps } from '../deps.js';
 import { consumeChallenge, insertChallenge } from '../db/challenges.js';
-import { withRelaxedDurability } from '../db/connect.js';
+import { waitAsAWriteWould, withRelaxedDurability } from '../db/connect.js';
 import type { ChallengeKind, ChallengesTable } from '../db/schema.js';
 
 export type Challenge = ChallengesTable;
@@ -31,6 +33,15 @@ export async function saveChallenge(
     expires_at: new Date(now.getTime() + deps.config.challengeTtlSeconds * 1000).toISOString(),
   }));
   return id;
+}
+
+/**
+ * What a start answers instead of saving a challenge (an email with no account): a
+ * random id that can never finish, after the same wait for the disk as saveChallenge.
+ */
+export async function standInChallengeId(deps: Deps): Promise<string> {
+  await waitAsAWriteWould(deps.db);
+  return randomUUID();
 }
 
 export type ChallengeProblem = 'unknown' | 'wrong_kind' | 'expired';

@@ -36,9 +36,7 @@ import {
   SqliteDialect,
   type DatabaseConnection,
   type Driver,
-  type KyselyPlugin,
   type MigrationProvider,
-  type RootOperationNode,
   type SqliteDatabase,
   type SqliteStatement,
 } from 'kysely';
@@ -220,13 +218,6 @@ const flushers = new WeakMap<Db, WalFlusher>();
 /** Why this database can no longer acknowledge writes, if it cannot (readiness checks ask). */
 export const durabilityFailure = (db: Db): Error | undefined => flushers.get(db)?.failure();
 
-// Statements built on `relaxed(db)` (see withRelaxedDurability) write rows nobody
-// is hurt to lose in a power cut: a request that only did those does not wait.
-const relaxedQueries = new WeakSet<RootOperationNode>();
-const relaxedPlugin: KyselyPlugin = {
-  transformQuery: ({ node }) => (relaxedQueries.add(node), node),
-  transformResult: async ({ result }) => result,
-};
 // Raw statements that write nothing: reads (a readiness probe) and transaction control.
 const writesNothing = /^\s*(select|begin|commit|rollback)\b/i;
 
@@ -249,7 +240,7 @@ class SqliteServiceConnection implements DatabaseConnection {
     private readonly deadline: number,
   ) {}
   async executeQuery<R>(query: CompiledQuery) {
-    if (query.query.kind !== 'SelectQueryNode' && !relaxedQueries.has(query.query) && !writesNothing.test(query.sql)) this.wrote = true;
+    if (query.query.kind !== 'SelectQueryNode' && !writesNothing.test(query.sql)) this.wrote = true;
     const outsideTransaction = !this.sqlite.inTransaction;
     for (let pause = 2; ; pause = Math.min(pause * 2, 50)) {
       try {
@@ -349,25 +340,27 @@ export async function migrate(db: Db): Promise<string[]> {
   return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
 }
 
-const relaxedDbs = new WeakMap<Db, Db>();
-
 /**
- * Runs `work` with writes that need not reach the disk before they return: for
- * rows nobody is hurt to lose in a power cut (a challenge: its ceremony just
- * fails). It saves an fsync wait per ceremony start, and keeps a start for a
- * known email about as fast as one for an unknown email, which writes nothing.
+ * Runs `work`, whose writes are rows nobody is hurt to lose in a power cut (a
+ * challenge: its ceremony just fails). On PostgreSQL they commit without waiting
+ * for the server's WAL flush (`synchronous_commit = off`). On SQLite they wait for
+ * group commit like any write: under load a shared fsync costs nothing, and answers
+ * released together by one fsync take less CPU than answers sent one by one
+ * (README, Performance).
  */
 export async function withRelaxedDurability<T>(db: Db, work: (db: Db) => Promise<T>): Promise<T> {
-  if (db.getExecutor().adapter instanceof PostgresAdapter) {
-    return db.transaction().execute(async (trx) => {
-      await sql`set local synchronous_commit to off`.execute(trx);
-      return work(trx);
-    });
-  }
-  let relaxed = relaxedDbs.get(db);
-  if (!relaxed) relaxedDbs.set(db, (relaxed = db.withPlugin(relaxedPlugin)));
-  return work(relaxed);
+  if (!(db.getExecutor().adapter instanceof PostgresAdapter)) return work(db);
+  return db.transaction().execute(async (trx) => {
+    await sql`set local synchronous_commit to off`.execute(trx);
+    return work(trx);
+  });
 }
 
-/** Whether queries built on `db` are relaxed (prepared queries compile for them apart). */
-export const isRelaxed = (db: Db) => db.getExecutor().plugins.includes(relaxedPlugin);
+/**
+ * Waits as a write would, without writing: on SQLite with group commit, for an
+ * fdatasync of the WAL that begins after the call; otherwise not at all. A request
+ * that answers as if it had written (see startSignIn) takes as long as one that did.
+ */
+export async function waitAsAWriteWould(db: Db): Promise<void> {
+  await flushers.get(db)?.flush();
+}

@@ -4,7 +4,6 @@
 // argument, compiled, and then run with the arguments bound in their places: the
 // same SQL, the same parameters, the same results as building it afresh.
 import type { Compilable, CompiledQuery, DialectAdapter, QueryResult } from 'kysely';
-import { isRelaxed } from './connect.js';
 import type { Db } from './schema.js';
 
 // An argument's stand-in while the query is built: Kysely passes values through to
@@ -20,15 +19,13 @@ class Placeholder {
 export function prepare<Args extends object, Row>(
   build: (db: Db, args: Args) => Compilable<Row>,
 ): (db: Db, args: Args) => Promise<QueryResult<Row>> {
-  // Per dialect (the SQL differs) and per durability (see withRelaxedDurability).
-  const compiled = new WeakMap<DialectAdapter, { relaxed?: CompiledQuery<Row>; durable?: CompiledQuery<Row> }>();
+  // Per dialect: the SQL differs.
+  const compiled = new WeakMap<DialectAdapter, CompiledQuery<Row>>();
   const placeholders = new Proxy({} as Args, { get: (_target, name) => new Placeholder(String(name)) });
   return (db, args) => {
     const adapter = db.getExecutor().adapter;
-    let forAdapter = compiled.get(adapter);
-    if (!forAdapter) compiled.set(adapter, (forAdapter = {}));
-    const variant = isRelaxed(db) ? 'relaxed' : 'durable';
-    const query = (forAdapter[variant] ??= build(db, placeholders).compile());
+    let query = compiled.get(adapter);
+    if (!query) compiled.set(adapter, (query = build(db, placeholders).compile()));
     const parameters = query.parameters.map((value) => (value instanceof Placeholder ? (args as Record<string, unknown>)[value.name] : value));
     return db.executeQuery<Row>({ ...query, parameters });
   };

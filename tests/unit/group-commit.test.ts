@@ -1,17 +1,16 @@
 // Group commit on SQLite (db/connect.ts): a write that was answered is on disk,
 // because it waited for an fdatasync of the WAL that began after its commit; the
 // connection is free for others meanwhile; commits made during one flush share
-// the next; challenge inserts (withRelaxedDurability) and reads never wait; a
-// failed flush stops every later write (503) and readiness.
+// the next; reads never wait; a sign-in start waits for a flush whether it wrote a
+// challenge or not; a failed flush stops every later write (503) and readiness.
 import { fstatSync, mkdtempSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { insertChallenge } from '../../server/db/challenges.js';
 import { sql } from 'kysely';
 import pino from 'pino';
-import { durabilityFailure, migrate, openDatabase, WalFlushFailed, withRelaxedDurability, type SyncFile } from '../../server/db/connect.js';
+import { durabilityFailure, migrate, openDatabase, waitAsAWriteWould, WalFlushFailed, type SyncFile } from '../../server/db/connect.js';
 import type { Db } from '../../server/db/schema.js';
 import { findUserByEmail, insertUser } from '../../server/db/users.js';
 import { createApp } from '../../server/app.js';
@@ -94,18 +93,14 @@ describe('group commit', () => {
     expect(write.done).toBe(true);
   });
 
-  it('challenge inserts and reads do not wait', async () => {
-    const challenge = (id: string) => ({ id, kind: 'authentication' as const, challenge: 'x', user_id: null, email: null, display_name: null, user_handle: null, session_jti: null, created_at: 'x', expires_at: 'y' });
-    await withRelaxedDurability(db, (relaxed) => insertChallenge(relaxed, challenge('c1')));
-    await findUserByEmail(db, 'nobody@example.com');
-    expect(syncs).toBe(0);
-    // The same insert made without withRelaxedDurability waits.
-    const plain = track(insertChallenge(db, challenge('c2')));
+  it('waitAsAWriteWould waits for a flush that begins after the call, and writes nothing', async () => {
+    const waiting = track(waitAsAWriteWould(db));
     await settle();
-    expect([syncs, plain.done]).toEqual([1, false]);
+    expect([syncs, waiting.done]).toEqual([1, false]);
     held.shift()!(null);
     await settle();
-    expect(plain.done).toBe(true);
+    expect(waiting.done).toBe(true);
+    expect(await db.selectFrom('challenges').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).toEqual({ n: 0 });
   });
 
   it('a failed flush fails the writes that waited for it and every write after it, until a restart', async () => {
@@ -204,7 +199,7 @@ async function serve(database: Db, log = pino({ level: 'silent' })) {
 }
 
 describe('group commit, seen over HTTP', () => {
-  it('after a failed WAL flush a sign-up answers 503 service_unavailable, and so does /readyz', async () => {
+  it('after a failed WAL flush a sign-up (its start and its finish) answers 503 service_unavailable, and so does /readyz', async () => {
     hold = false;
     let fail = false;
     const failing = openDatabase({ url: join(dir, 'service.sqlite'), syncFile: (fd, done) => syncFile(fd, (error) => done(fail ? new Error('EIO') : error)) });
@@ -212,16 +207,44 @@ describe('group commit, seen over HTTP', () => {
     const { call, close } = await serve(failing);
     try {
       expect((await call('GET', '/readyz')).status).toBe(200);
-      fail = true;
       const started = await call('POST', '/v1/challenges', { email: 'alice@example.com' }).then((r) => r.json());
       const registration = await new SoftAuthenticator().createCredential(started.options);
+      fail = true;
       const finished = await call('PUT', '/v1/challenges', { challengeId: started.challengeId, registration });
       expect(finished.status).toBe(503);
       expect(await finished.json()).toMatchObject({ code: 'service_unavailable' });
+      const again = await call('POST', '/v1/challenges', { email: 'bob@example.com' });
+      expect(again.status).toBe(503);
+      expect(await again.json()).toMatchObject({ code: 'service_unavailable' });
       expect((await call('GET', '/readyz')).status).toBe(503);
     } finally {
       await close();
       await failing.destroy();
+    }
+  });
+
+  it('a sign-in start answers after a WAL flush, for an email with an account (a challenge written) and one without (nothing written)', async () => {
+    hold = false;
+    const { call, close } = await serve(db);
+    try {
+      const started = await call('POST', '/v1/challenges', { email: 'alice@example.com' }).then((r) => r.json());
+      const registration = await new SoftAuthenticator().createCredential(started.options);
+      expect((await call('PUT', '/v1/challenges', { challengeId: started.challengeId, registration })).status).toBe(201);
+      const challenges = async () => (await db.selectFrom('challenges').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n;
+      for (const [email, written] of [['alice@example.com', 1], ['nobody@example.com', 0]] as const) {
+        const before = await challenges();
+        hold = true;
+        const start = track(call('POST', '/v1/tokens', { email }).then((r) => expect(r.status).toBe(200)));
+        await settle();
+        expect([held.length, start.done], email).toEqual([1, false]);
+        hold = false;
+        held.splice(0).forEach((done) => done(null));
+        await settle();
+        expect([start.done, start.error], email).toEqual([true, undefined]);
+        expect((await challenges()) - before, email).toBe(written);
+      }
+    } finally {
+      await close();
     }
   });
 
