@@ -1,8 +1,9 @@
 // Sign-in: by email (allowCredentials = that account's passkeys) or usernameless
 // (discoverable credentials; the account is found by credential id and its user
 // handle must match). Invariants:
-// - An email with no account gets an answer of the same status and shape, after
-//   the same wait for the disk, and nothing is written for it. Its allowCredentials copy the passkeys of another
+// - An email with no account gets an answer of the same status and shape; its
+//   start writes a challenge and takes it back in one transaction (the same
+//   work and wait for the disk, nothing left behind). Its allowCredentials copy the passkeys of another
 //   account, picked by the email and a server secret (their number, transports and
 //   id lengths), with ids derived from the email and the secret: stable across
 //   calls, and as many as real accounts have, so their number tells nothing.
@@ -68,8 +69,8 @@ export async function startSignIn(
     timeout: config.challengeTtlSeconds * 1000,
   });
   if (email !== undefined && !userId) {
-    // Same shape, same wait, no row: the challenge id is random like any other and can never finish.
-    return { challengeId: await standInChallengeId(deps), options };
+    // Same shape, the same write taken back: the challenge id is random like any other and can never finish.
+    return { challengeId: await standInChallengeId(deps, options.challenge), options };
   }
   const challengeId = await saveChallenge(deps, { kind: 'authentication', challenge: options.challenge, user_id: userId ?? null });
   return { challengeId, options };

@@ -1,28 +1,26 @@
 // Challenges are database rows, so any instance can finish a ceremony another
 // started (on PostgreSQL written without waiting for the server's disk: losing one
 // in a power cut only fails its ceremony; see withRelaxedDurability). A start that
-// answers with a stand-in instead waits as the write would. A challenge is bound to
-// its kind and, where known, to its user; it
+// answers with a stand-in makes the same write and takes it back. A challenge is
+// bound to its kind and, where known, to its user; it
 // expires after CHALLENGE_TTL_SECONDS; it is used up by the first finish that
 // presents it, before anything else is done, whether that finish then succeeds or
 // fails (see consumeChallenge: DELETE ... RETURNING).
 import { randomUUID } from 'node:crypto';
 import type { Deps } from '../deps.js';
 import { consumeChallenge, insertChallenge } from '../db/challenges.js';
-import { waitAsAWriteWould, withRelaxedDurability } from '../db/connect.js';
-import type { ChallengeKind, ChallengesTable } from '../db/schema.js';
+import { withRelaxedDurability } from '../db/connect.js';
+import type { ChallengeKind, ChallengesTable, Db } from '../db/schema.js';
 
 export type Challenge = ChallengesTable;
 
-export async function saveChallenge(
-  deps: Deps,
-  fields: Pick<Challenge, 'kind' | 'challenge'> &
-    Partial<Pick<Challenge, 'user_id' | 'email' | 'display_name' | 'user_handle' | 'session_jti'>>,
-): Promise<string> {
+type ChallengeFields = Pick<Challenge, 'kind' | 'challenge'> &
+  Partial<Pick<Challenge, 'user_id' | 'email' | 'display_name' | 'user_handle' | 'session_jti'>>;
+
+function newChallenge(deps: Deps, fields: ChallengeFields): Challenge {
   const now = deps.now();
-  const id = randomUUID();
-  await withRelaxedDurability(deps.db, (db) => insertChallenge(db, {
-    id,
+  return {
+    id: randomUUID(),
     user_id: null,
     email: null,
     display_name: null,
@@ -31,17 +29,30 @@ export async function saveChallenge(
     ...fields,
     created_at: now.toISOString(),
     expires_at: new Date(now.getTime() + deps.config.challengeTtlSeconds * 1000).toISOString(),
-  }));
-  return id;
+  };
+}
+
+export async function saveChallenge(deps: Deps, fields: ChallengeFields): Promise<string> {
+  const challenge = newChallenge(deps, fields);
+  await withRelaxedDurability(deps.db, (db) => insertChallenge(db, challenge));
+  return challenge.id;
 }
 
 /**
- * What a start answers instead of saving a challenge (an email with no account): a
- * random id that can never finish, after the same wait for the disk as saveChallenge.
+ * What a sign-in start answers instead of saving a challenge (an email with no
+ * account): an id that can never finish. It makes the write saveChallenge makes and
+ * takes it back in the same transaction, so it costs, waits for the disk and fails
+ * (a locked or full database) as a saved challenge does, and leaves nothing behind.
  */
-export async function standInChallengeId(deps: Deps): Promise<string> {
-  await waitAsAWriteWould(deps.db);
-  return randomUUID();
+export async function standInChallengeId(deps: Deps, challenge: string): Promise<string> {
+  const row = newChallenge(deps, { kind: 'authentication', challenge });
+  const writeAndTakeBack = async (db: Db) => {
+    await insertChallenge(db, row);
+    await consumeChallenge(db, row.id);
+  };
+  // On PostgreSQL withRelaxedDurability runs in a transaction already.
+  await withRelaxedDurability(deps.db, (db) => (db.isTransaction ? writeAndTakeBack(db) : db.transaction().execute(writeAndTakeBack)));
+  return row.id;
 }
 
 export type ChallengeProblem = 'unknown' | 'wrong_kind' | 'expired';

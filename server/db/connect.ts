@@ -355,12 +355,3 @@ export async function withRelaxedDurability<T>(db: Db, work: (db: Db) => Promise
     return work(trx);
   });
 }
-
-/**
- * Waits as a write would, without writing: on SQLite with group commit, for an
- * fdatasync of the WAL that begins after the call; otherwise not at all. A request
- * that answers as if it had written (see startSignIn) takes as long as one that did.
- */
-export async function waitAsAWriteWould(db: Db): Promise<void> {
-  await flushers.get(db)?.flush();
-}

@@ -4,7 +4,7 @@ import SQLite from 'better-sqlite3';
 import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
 import { engine, freshDatabase, type TestDatabase } from '../helpers/database.js';
-import { startService, type TestService } from '../helpers/service.js';
+import { signUp, SoftAuthenticator, startService, type TestService } from '../helpers/service.js';
 
 let database: TestDatabase;
 let service: TestService;
@@ -49,6 +49,18 @@ it('a locked database -> 503 service_unavailable within the timeout, then works 
   await release();
   release = async () => {};
   expect((await service.request('POST', '/v1/tokens', {})).status).toBe(200);
+});
+
+it('a locked database: a sign-in start for an email with an account and one without both answer 503 (no user enumeration)', async () => {
+  database = await freshDatabase({ persistent: true });
+  service = await startService({ DATABASE_URL: database.url, SQLITE_BUSY_TIMEOUT_MS: '200', DATABASE_STATEMENT_TIMEOUT_MS: '300' });
+  await signUp(service, new SoftAuthenticator(), 'alice@example.com');
+  release = await lockChallenges(database.url);
+
+  for (const email of ['alice@example.com', 'nobody@example.com']) {
+    const reply = await service.request('POST', '/v1/tokens', { email });
+    expect([reply.status, reply.body.code], email).toEqual([503, 'service_unavailable']);
+  }
 });
 
 // SQLite waits for another process's lock without blocking the event loop: the
