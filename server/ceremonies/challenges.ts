@@ -10,7 +10,7 @@ import { randomUUID } from 'node:crypto';
 import type { Deps } from '../deps.js';
 import { consumeChallenge, insertChallenge } from '../db/challenges.js';
 import { withRelaxedDurability } from '../db/connect.js';
-import type { ChallengeKind, ChallengesTable, Db } from '../db/schema.js';
+import type { ChallengeKind, ChallengesTable } from '../db/schema.js';
 
 export type Challenge = ChallengesTable;
 
@@ -34,7 +34,7 @@ function newChallenge(deps: Deps, fields: ChallengeFields): Challenge {
 
 export async function saveChallenge(deps: Deps, fields: ChallengeFields): Promise<string> {
   const challenge = newChallenge(deps, fields);
-  await withRelaxedDurability(deps.db, (db) => insertChallenge(db, challenge));
+  await withRelaxedDurability(deps.db, (trx) => insertChallenge(trx, challenge));
   return challenge.id;
 }
 
@@ -46,12 +46,10 @@ export async function saveChallenge(deps: Deps, fields: ChallengeFields): Promis
  */
 export async function standInChallengeId(deps: Deps, challenge: string): Promise<string> {
   const row = newChallenge(deps, { kind: 'authentication', challenge });
-  const writeAndTakeBack = async (db: Db) => {
-    await insertChallenge(db, row);
-    await consumeChallenge(db, row.id);
-  };
-  // On PostgreSQL withRelaxedDurability runs in a transaction already.
-  await withRelaxedDurability(deps.db, (db) => (db.isTransaction ? writeAndTakeBack(db) : db.transaction().execute(writeAndTakeBack)));
+  await withRelaxedDurability(deps.db, async (trx) => {
+    await insertChallenge(trx, row);
+    await consumeChallenge(trx, row.id);
+  });
   return row.id;
 }
 

@@ -341,17 +341,16 @@ export async function migrate(db: Db): Promise<string[]> {
 }
 
 /**
- * Runs `work`, whose writes are rows nobody is hurt to lose in a power cut (a
- * challenge: its ceremony just fails). On PostgreSQL they commit without waiting
- * for the server's WAL flush (`synchronous_commit = off`). On SQLite they wait for
- * group commit like any write: under load a shared fsync costs nothing, and answers
- * released together by one fsync take less CPU than answers sent one by one
+ * Runs `work` in one transaction whose writes are rows nobody is hurt to lose in a
+ * power cut (a challenge: its ceremony just fails). On PostgreSQL it commits without
+ * waiting for the server's WAL flush (`synchronous_commit = off`). On SQLite it waits
+ * for group commit like any write: under load a shared fsync costs nothing, and
+ * answers released together by one fsync take less CPU than answers sent one by one
  * (README, Performance).
  */
-export async function withRelaxedDurability<T>(db: Db, work: (db: Db) => Promise<T>): Promise<T> {
-  if (!(db.getExecutor().adapter instanceof PostgresAdapter)) return work(db);
+export async function withRelaxedDurability<T>(db: Db, work: (trx: Db) => Promise<T>): Promise<T> {
   return db.transaction().execute(async (trx) => {
-    await sql`set local synchronous_commit to off`.execute(trx);
+    if (trx.getExecutor().adapter instanceof PostgresAdapter) await sql`set local synchronous_commit to off`.execute(trx);
     return work(trx);
   });
 }
