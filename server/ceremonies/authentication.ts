@@ -2,11 +2,12 @@
 // (discoverable credentials; the account is found by credential id and its user
 // handle must match). Invariants:
 // - An email with no account gets an answer of the same status and shape; its
-//   start writes a challenge and takes it back in one transaction (the same
-//   work and wait for the disk, nothing left behind). Its allowCredentials copy the passkeys of another
-//   account, picked by the email and a server secret (their number, transports and
-//   id lengths), with ids derived from the email and the secret: stable across
-//   calls, and as many as real accounts have, so their number tells nothing.
+//   start writes a challenge and takes it back in one transaction (the same work
+//   and wait for the disk, nothing left behind). Its allowCredentials copy the
+//   passkeys of another account, picked by the email and a server secret (their
+//   number, transports and id lengths), with ids derived from the email and the
+//   secret: stable across calls, and as many as real accounts have, so their
+//   number tells nothing.
 // - Every failure is the same 401 authentication_failed; the reason goes to the log.
 // - A counter that does not increase (when either side is non-zero) fails, and is
 //   recorded as `counter.regressed` in the account's audit trail (a cloned authenticator?).

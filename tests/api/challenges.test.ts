@@ -31,6 +31,9 @@ describe('challenges are single use', () => {
     );
     expect(replies.map((r) => r.status).sort()).toEqual([200, ...Array(9).fill(401)]);
     expect(await tableCounts(service.deps)).toMatchObject({ challenges: 0, sessions: 2 });
+    // The nine that lost the race are replays of the winner's assertion: no failed sign-ins in the audit trail.
+    const events = await service.deps.db.selectFrom('audit_events').select('type').where('type', 'not in', ['account.created', 'passkey.created']).execute();
+    expect(events).toEqual([{ type: 'passkey.used' }]);
   });
 
   it('of 10 concurrent finishes of one sign-up challenge exactly one succeeds', async () => {

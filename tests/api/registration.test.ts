@@ -107,6 +107,8 @@ describe('sign-up', () => {
       );
       const outcomes = finishes.map(({ status, body }) => (status === 201 ? 201 : `${status} ${body.code}: ${body.detail}`));
       expect(outcomes.sort()).toEqual([201, '400 registration_failed: This passkey is registered already']);
+      // The loser's challenge is used up too: it cannot be tried again.
+      expect(await tableCounts(service.deps)).toMatchObject({ challenges: 0 });
     }
   });
 
