@@ -28,7 +28,7 @@ import { measureFloor } from './floor.js';
 import { createClient } from './http.js';
 import { installPeer, peerCeremony, peerScript, peerSignUp, seedPeerFiller } from './peer.js';
 import { registerUsers, seedFiller, signUp, type User } from './population.js';
-import { cpuSeconds, memoryMb, startInstance, stopInstance, type Instance } from './service.js';
+import { cpuSeconds, memoryMb, startInstance, stopInstance, storageBytes, type Instance } from './service.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -83,6 +83,7 @@ async function drive(instances: Instance[], users: User[], seconds: number, one:
   // Each client owns its users, so no two ceremonies of one passkey overlap.
   const owned = Array.from({ length: concurrency }, (_, client) => users.filter((_, i) => i % concurrency === client));
   const cpuBefore = instances.map((instance) => cpuSeconds(instance.child.pid!));
+  const writtenBefore = instances.map((instance) => storageBytes(instance.child.pid!));
   const driverBefore = process.cpuUsage();
   const latencies: number[] = [];
   let errors = 0;
@@ -100,6 +101,7 @@ async function drive(instances: Instance[], users: User[], seconds: number, one:
   );
   const elapsed = (performance.now() - began) / 1000;
   const cpu = instances.reduce((sum, instance, i) => sum + cpuSeconds(instance.child.pid!) - cpuBefore[i]!, 0);
+  const written = instances.reduce((sum, instance, i) => sum + storageBytes(instance.child.pid!) - writtenBefore[i]!, 0);
   const driver = process.cpuUsage(driverBefore);
   latencies.sort((a, b) => a - b);
   const at = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? NaN;
@@ -111,6 +113,7 @@ async function drive(instances: Instance[], users: User[], seconds: number, one:
     errors,
     cpuMsPerCeremony: (cpu * 1000) / Math.max(1, latencies.length),
     driverCpuMsPerCeremony: (driver.user + driver.system) / 1000 / Math.max(1, latencies.length),
+    storageKbPerCeremony: written / 1024 / Math.max(1, latencies.length),
   };
 }
 
@@ -123,14 +126,15 @@ async function measure(instances: Instance[], users: User[], one: Ceremony = cer
   return (key: keyof Round) => rounds.map((round) => round[key]);
 }
 
-/** The figures every run prints, for `who` ("service" or "peer"). */
-function figures(pick: Awaited<ReturnType<typeof measure>>, who: string, peakMb: number): string[] {
+/** The figures every run prints, for `who` ("service" or "peer"); `database`: which one it writes to. */
+function figures(pick: Awaited<ReturnType<typeof measure>>, who: string, peakMb: number, database = args.db): string[] {
   return [
     `  ceremonies/s      ${summary(pick('perSecond'))}`,
     `  p50 / p90 / p99   ${summary(pick('p50'), 1)} / ${summary(pick('p90'), 1)} / ${summary(pick('p99'), 1)} ms`,
     `  errors            ${pick('errors').reduce((a, b) => a + b, 0)}`,
     `  ${`${who} CPU`.padEnd(18)}${summary(pick('cpuMsPerCeremony'), 2)} ms per ceremony (the load driver's: ${summary(pick('driverCpuMsPerCeremony'), 2)} ms)`,
     `  ${`${who} peak RSS`.padEnd(18)}${peakMb.toFixed(0)} MB`,
+    `  ${`${who} writes`.padEnd(18)}${summary(pick('storageKbPerCeremony'))} KB to storage per ceremony${database === 'postgres' ? " (its own: PostgreSQL's are not counted)" : ' (the SQLite WAL and its checkpoints)'}`,
   ];
 }
 
@@ -258,7 +262,7 @@ async function runPeer(filler: number) {
     console.log(
       [
         `peer: Better Auth + passkey plugin (bench/peer/), ${args.mode} on SQLite${args.pin ? ' pinned to CPU 0' : ''}, ${concurrency} clients, ${users.length} active users + ${filler} filler, ${args.repeat} × ${args.duration} s:`,
-        ...figures(pick, 'peer', memoryMb(peer.child.pid!).peak),
+        ...figures(pick, 'peer', memoryMb(peer.child.pid!).peak, 'sqlite'),
         ...versus,
       ].join('\n'),
     );

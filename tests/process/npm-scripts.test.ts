@@ -68,7 +68,7 @@ it('`npm run bench` drives sign-in (one and two instances, with filler accounts)
   expect(signIn.output).toMatch(/^HTTP alone, .*: node:http \d+ \(\d+–\d+\) µs, Express 5 \+ express\.json \d+ \(\d+–\d+\) µs/m);
   const runs = [...signIn.output.matchAll(/^signin on sqlite, (\d) instance\(s\), 4 clients, 8 active users \+ (\d+) filler/gm)].map((m) => `${m[1]}:${m[2]}`);
   expect(runs).toEqual(['1:0', '2:0', '1:100', '2:100']);
-  for (const figure of ['ceremonies/s', 'p50 / p90 / p99', 'service CPU', 'service peak RSS', 'of the floor', 'beyond the floor', 'ceiling']) {
+  for (const figure of ['ceremonies/s', 'p50 / p90 / p99', 'service CPU', 'service peak RSS', 'service writes', 'of the floor', 'beyond the floor', 'ceiling']) {
     expect(signIn.output.split(`  ${figure} `).length - 1, figure).toBe(4);
   }
   expect(signIn.output.match(/^ {2}errors +(\d+)$/gm)).toEqual(Array(4).fill('  errors            0'));
