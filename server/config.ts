@@ -102,6 +102,18 @@ function redisUrl(raw: string | undefined): string | undefined {
   return value;
 }
 
+export const isPostgresUrl = (url: string) => /^postgres(ql)?:\/\//.test(url);
+
+// A SQLite file path, or a PostgreSQL URL. Any other URL (sqlite://, mysql://, file://)
+// would otherwise become a file path, a folder named after its scheme.
+function databaseUrl(raw: string | undefined): string {
+  const value = raw?.trim() || './data/passkeys.db';
+  if (/^[a-z][a-z\d+.-]*:\/\//i.test(value) && !isPostgresUrl(value)) {
+    throw new ConfigError('DATABASE_URL', `expected a SQLite file path or a postgres:// URL, got a ${value.split('://')[0]}:// URL`);
+  }
+  return value;
+}
+
 function oneOf<T extends string>(env: Record<string, string | undefined>, name: string, allowed: readonly T[], fallback: T): T {
   const raw = env[name]?.trim();
   if (!raw) return fallback;
@@ -167,7 +179,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     rpId,
     rpName: env.RP_NAME?.trim() || 'Passkey service',
     origins,
-    databaseUrl: env.DATABASE_URL?.trim() || './data/passkeys.db',
+    databaseUrl: databaseUrl(env.DATABASE_URL),
     databasePoolSize: integer(env, 'DATABASE_POOL_SIZE', 10, 1, 100),
     challengeTtlSeconds: integer(env, 'CHALLENGE_TTL_SECONDS', 300, 10, 3600),
     sessionTtlSeconds: integer(env, 'SESSION_TTL_SECONDS', 3600, 60, 30 * 24 * 3600),

@@ -43,6 +43,7 @@ import {
 import { createRequire } from 'node:module';
 import type pg from 'pg';
 import { migrations } from '../../migrations/index.js';
+import { isPostgresUrl } from '../config.js';
 import { isSqliteBusy } from './errors.js';
 import type { Database, Db } from './schema.js';
 
@@ -58,8 +59,6 @@ export interface DatabaseOptions {
 }
 
 export type SyncFile = (fd: number, done: (error: Error | null) => void) => void;
-
-export const isPostgresUrl = (url: string) => /^postgres(ql)?:\/\//.test(url);
 
 const INT8_OID = 20;
 

@@ -95,6 +95,8 @@ describe('loadConfig refuses invalid input with a ConfigError naming the variabl
     ['a TRUST_PROXY that is no address', { TRUST_PROXY: 'yes' }, 'TRUST_PROXY'],
     ['a TRUST_PROXY subnet with a bad prefix', { TRUST_PROXY: 'loopback, 10.0.0.0/33' }, 'TRUST_PROXY'],
     ['a REDIS_URL that is not redis://', { REDIS_URL: 'http://127.0.0.1:6379' }, 'REDIS_URL'],
+    ['a DATABASE_URL that is a sqlite:// URL', { DATABASE_URL: 'sqlite:///var/lib/passkeys.db' }, 'DATABASE_URL'],
+    ['a DATABASE_URL for another database', { DATABASE_URL: 'mysql://root@127.0.0.1/passkeys' }, 'DATABASE_URL'],
     ['a HOST with a port', { HOST: '0.0.0.0:3000' }, 'HOST'],
     ['a HOST with a scheme', { HOST: 'http://localhost' }, 'HOST'],
     ['a HOST that is an IPv6 address in brackets', { HOST: '[::1]' }, 'HOST'],
