@@ -205,7 +205,7 @@ async function run(instanceCount: number, filler: number, floorPerSecond: number
       );
     }
 
-    const title = `${args.mode} on ${args.db}${args.env ? ` (${args.env})` : ''}, ${instanceCount} instance(s)${args.pin ? ' pinned to CPU 0' : ''}, ${concurrency} clients, ${users.length} active users + ${filler} filler (seeded in ${seedSeconds.toFixed(0)} s)`;
+    const title = `${args.mode} on ${args.db}${args.env ? ` (${args.env})` : ''}${args['node-args'] ? ` (node ${args['node-args']})` : ''}, ${instanceCount} instance(s)${args.pin ? ' pinned to CPU 0' : ''}, ${concurrency} clients, ${users.length} active users + ${filler} filler (seeded in ${seedSeconds.toFixed(0)} s)`;
     if (Number(args.soak) > 0) {
       const pid = instances[0]!.child.pid!;
       const first = await drive(instances, users, 60);
