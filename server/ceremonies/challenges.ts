@@ -2,10 +2,10 @@
 // started (on PostgreSQL written without waiting for the server's disk: losing one
 // in a power cut only fails its ceremony; see withRelaxedDurability). A start that
 // answers with a stand-in makes the same write and takes it back. A challenge is
-// bound to its kind and, where known, to its user; it
-// expires after CHALLENGE_TTL_SECONDS; it is used up by the first finish that
-// presents it, before anything else is done, whether that finish then succeeds or
-// fails (see consumeChallenge: DELETE ... RETURNING).
+// bound to its kind and, where known, to its user; it expires after
+// CHALLENGE_TTL_SECONDS; it is used up by the first finish that presents it, before
+// anything else is done, whether that finish then succeeds or fails (see
+// consumeChallenge: DELETE ... RETURNING).
 import { randomUUID } from 'node:crypto';
 import type { Deps } from '../deps.js';
 import { consumeChallenge, insertChallenge } from '../db/challenges.js';
