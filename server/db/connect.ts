@@ -308,6 +308,10 @@ function openSqlite({ url, busyTimeoutMs = 1000, synchronous = 'FULL', syncFile 
   const groupCommit = wal && synchronous === 'FULL';
   sqlite.pragma(`synchronous = ${groupCommit ? 'NORMAL' : synchronous}`);
   sqlite.pragma('foreign_keys = ON');
+  // SQLite's own default page cache, 2 MB. better-sqlite3 builds SQLite with 16 MB,
+  // which fills as the tables grow and stays in RSS, for no throughput the benchmark
+  // can show: the kernel caches the file as well (README, Performance).
+  sqlite.pragma('cache_size = -2000');
   // In WAL mode the connection waits for locks (SqliteServiceConnection). Without the
   // WAL (a file system that cannot share memory), a COMMIT may wait for readers
   // inside its transaction, where only SQLite's own, synchronous, wait can help.
