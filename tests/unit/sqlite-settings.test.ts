@@ -16,6 +16,8 @@ let db: Db;
 beforeEach(async () => {
   dir = mkdtempSync(join(tmpdir(), 'sqlite-settings-'));
   db = openDatabase({ url: join(dir, 'db.sqlite') });
+  // Migrated first, as at start-up: before a first transaction there is no WAL file
+  // yet, and group commit would fail to flush it after the first pragma.
   await migrate(db);
 });
 afterEach(async () => {
