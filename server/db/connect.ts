@@ -166,7 +166,9 @@ function walFlusher(walPath: string, syncFile: SyncFile) {
       if (process.platform !== 'win32') dir = openSync(dirname(walPath), 'r');
     } catch (error) {
       if (wal !== undefined) closeSync(wal);
-      done(batch, error);
+      // No WAL yet: the statements that asked wrote nothing (a pragma, say), so
+      // there is nothing to make durable; the next flush looks for it again.
+      done(batch, wal === undefined && (error as NodeJS.ErrnoException).code === 'ENOENT' ? null : error);
       return;
     }
     fd = wal;

@@ -3,7 +3,7 @@
 // connection is free for others meanwhile; commits made during one flush share
 // the next; reads never wait; a sign-in start writes and waits for a flush whether
 // its email has an account or not; a failed flush stops every later write (503)
-// and readiness.
+// and readiness; a flush asked for before SQLite has made the WAL has nothing to sync.
 import { fstatSync, mkdtempSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -152,6 +152,26 @@ describe('group commit', () => {
     expect(synced[0]).toBe('directory');
     expect(synced.slice(1)).toEqual(synced.slice(1).map(() => 'wal'));
     expect(synced.length).toBeGreaterThanOrEqual(3);
+  });
+
+  it('a statement that writes nothing, before SQLite has made the WAL, flushes nothing and fails nothing', async () => {
+    const url = join(dir, 'fresh.sqlite');
+    const synced: string[] = [];
+    const naming: SyncFile = (fd, done) => {
+      synced.push(fstatSync(fd).isDirectory() ? 'directory' : 'wal');
+      setImmediate(() => done(null));
+    };
+    const fresh = openDatabase({ url, syncFile: naming });
+    // Not a select, so it asks for a flush; the WAL does not exist yet.
+    expect((await sql.raw('pragma foreign_keys').execute(fresh)).rows).toEqual([{ foreign_keys: 1 }]);
+    expect(durabilityFailure(fresh)).toBeUndefined();
+    expect(synced).toEqual([]);
+    await migrate(fresh);
+    await insertUser(fresh, user(1));
+    expect(await findUserByEmail(fresh, user(1).email)).toMatchObject({ id: 'u1' });
+    await fresh.destroy();
+    expect(synced[0]).toBe('directory');
+    expect(synced.slice(1)).toEqual(synced.slice(1).map(() => 'wal'));
   });
 
   it('a failed sync of the WAL\'s directory fails the writes like a failed flush', async () => {
