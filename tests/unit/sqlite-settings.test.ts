@@ -16,9 +16,7 @@ let db: Db;
 beforeEach(async () => {
   dir = mkdtempSync(join(tmpdir(), 'sqlite-settings-'));
   db = openDatabase({ url: join(dir, 'db.sqlite') });
-  // Migrated first, as at start-up: before a first transaction there is no WAL file
-  // yet, and group commit would fail to flush it after the first pragma.
-  await migrate(db);
+  await migrate(db); // as at start-up
 });
 afterEach(async () => {
   await db.destroy();
