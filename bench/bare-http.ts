@@ -3,10 +3,12 @@
 // bench/run.ts under the same pinning and load as the service, it measures what
 // HTTP costs before any of the service's own work:
 //   BARE=node     node:http, the body read and parsed, the reply serialised
-//   BARE=express  Express 5 with express.json() and res.json(), no other middleware
+//   BARE=express  Express 5 with express.json() and res.json(), no other middleware,
+//                 served as the service serves its app (server/http/server.ts)
 // BARE_REPLIES holds the replies as JSON: { "start": {...}, "finish": {...} }.
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import express from 'express';
+import { createServer as createExpressServer } from '../server/http/server.js';
 
 const replies = JSON.parse(process.env.BARE_REPLIES ?? '{}') as { start: unknown; finish: unknown };
 const port = Number(process.env.PORT);
@@ -32,6 +34,6 @@ function expressApp() {
   return app;
 }
 
-createServer(process.env.BARE === 'express' ? expressApp() : nodeHandler).listen(port, '127.0.0.1');
+(process.env.BARE === 'express' ? createExpressServer(expressApp()) : createServer(nodeHandler)).listen(port, '127.0.0.1');
 // Exit cleanly on SIGTERM, so that --cpu-prof writes its profile.
 process.on('SIGTERM', () => process.exit(0));

@@ -6,10 +6,10 @@ import { existsSync } from 'node:fs';
 import type { ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createApp } from './app.js';
-import { answerClientError } from './http/errors.js';
 import { closeDeps, openDeps } from './bootstrap.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import type { Deps } from './deps.js';
+import { createServer } from './http/server.js';
 import { createLogger } from './logger.js';
 import { startSweeping } from './sweep.js';
 import { startReloadingKeys } from './tokens/signing-keys.js';
@@ -50,17 +50,16 @@ app.response.writeHead = function (this: ServerResponse, ...args: unknown[]) {
   return writeHead.apply(this, args as Parameters<typeof writeHead>);
 } as typeof writeHead;
 
-const server = app.listen(config.port, config.host, (error?: Error) => {
-  if (error) {
-    // Port taken, or not ours to bind: a supervisor must see a failure, not a clean exit.
-    log.fatal({ err: error }, `could not listen on ${config.host}:${config.port}`);
-    void closeDeps(deps).finally(() => process.exit(1));
-    return;
-  }
+const server = createServer(app);
+// Port taken, or not ours to bind: a supervisor must see a failure, not a clean exit.
+server.once('error', (error) => {
+  log.fatal({ err: error }, `could not listen on ${config.host}:${config.port}`);
+  void closeDeps(deps).finally(() => process.exit(1));
+});
+server.listen(config.port, config.host, () => {
   const { port } = server.address() as AddressInfo; // PORT=0 picks one
   log.info({ host: config.host, port, rpId: config.rpId, origins: config.origins }, `listening on ${config.host}:${port}, for ${config.origins.join(', ')}`);
 });
-server.on('clientError', answerClientError);
 
 function shutdown(signal: string) {
   if (stopping) return;

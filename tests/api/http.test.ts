@@ -1,5 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { get } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createApp } from '../../server/app.js';
+import { createServer } from '../../server/http/server.js';
 import { startService, type TestService } from '../helpers/service.js';
 
 const statusOf = (url: string, headers: Record<string, string>) =>
@@ -15,6 +18,30 @@ describe('security headers', () => {
     expect(reply.headers.get('x-powered-by')).toBeNull();
     expect(reply.headers.get('x-content-type-options')).toBe('nosniff');
     expect(reply.headers.get('content-security-policy')).toContain("object-src 'none'");
+  });
+});
+
+describe('the HTTP server', () => {
+  // Express gives each request and response its app's prototype; when they already
+  // have it, that changes nothing and V8's caches for them hold (server/http/server.ts).
+  it("makes requests and responses with the app's prototypes, which Express then keeps", async () => {
+    const app = createApp(service.deps);
+    const server = createServer(app).listen(0, '127.0.0.1');
+    const seen: boolean[] = [];
+    server.prependListener('request', (req, res) => seen.push(Object.getPrototypeOf(req) === app.request, Object.getPrototypeOf(res) === app.response));
+    try {
+      await new Promise((resolve) => server.once('listening', resolve));
+      const response = await fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}/v1/tokens`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ email: 'alice@example.com' }),
+      });
+      expect(response.status).toBe(200);
+      expect((await response.json()).options.challenge).toEqual(expect.any(String));
+      expect(seen).toEqual([true, true]);
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 });
 

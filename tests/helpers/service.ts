@@ -3,7 +3,7 @@
 import type { AddressInfo } from 'node:net';
 import pino, { type Logger } from 'pino';
 import { createApp } from '../../server/app.js';
-import { answerClientError } from '../../server/http/errors.js';
+import { createServer } from '../../server/http/server.js';
 import { closeDeps, openDeps } from '../../server/bootstrap.js';
 import { loadConfig, type Config } from '../../server/config.js';
 import type { Deps } from '../../server/deps.js';
@@ -42,8 +42,7 @@ export async function startService(
     },
   };
   const deps = await openDeps(config, options.log ?? pino({ level: config.logLevel }), () => clock.now);
-  const server = createApp(deps).listen(0, '127.0.0.1');
-  server.on('clientError', answerClientError);
+  const server = createServer(createApp(deps)).listen(0, '127.0.0.1');
   await new Promise((resolve) => server.once('listening', resolve));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 

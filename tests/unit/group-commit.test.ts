@@ -15,6 +15,7 @@ import { durabilityFailure, migrate, openDatabase, WalFlushFailed, type SyncFile
 import type { Db } from '../../server/db/schema.js';
 import { findUserByEmail, insertUser } from '../../server/db/users.js';
 import { createApp } from '../../server/app.js';
+import { createServer } from '../../server/http/server.js';
 import { loadConfig } from '../../server/config.js';
 import { loadSecret, loadSigningKeys } from '../../server/tokens/signing-keys.js';
 import { SoftAuthenticator } from '../helpers/authenticator.js';
@@ -197,7 +198,7 @@ async function serve(database: Db, log = pino({ level: 'silent' })) {
   const now = () => new Date();
   const config = loadConfig({ LOG_LEVEL: 'info', RATE_LIMIT_ENABLED: 'false' });
   const deps = { config, db: database, keys: await loadSigningKeys(database, now()), enumerationSecret: await loadSecret(database, 'enumeration', now()), now, log };
-  const server = createApp(deps).listen(0, '127.0.0.1');
+  const server = createServer(createApp(deps)).listen(0, '127.0.0.1');
   await new Promise((resolve) => server.once('listening', resolve));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const call = (method: string, path: string, body?: unknown, signal?: AbortSignal) =>
