@@ -52,11 +52,15 @@ app.response.writeHead = function (this: ServerResponse, ...args: unknown[]) {
 
 const server = createServer(app);
 // Port taken, or not ours to bind: a supervisor must see a failure, not a clean exit.
-server.once('error', (error) => {
+const couldNotListen = (error: Error) => {
   log.fatal({ err: error }, `could not listen on ${config.host}:${config.port}`);
   void closeDeps(deps).finally(() => process.exit(1));
-});
+};
+server.once('error', couldNotListen);
 server.listen(config.port, config.host, () => {
+  // Once listening, an error (accepting a connection with no file descriptor left, say)
+  // is logged and the server goes on serving.
+  server.off('error', couldNotListen).on('error', (error) => log.error({ err: error }, 'server error'));
   const { port } = server.address() as AddressInfo; // PORT=0 picks one
   log.info({ host: config.host, port, rpId: config.rpId, origins: config.origins }, `listening on ${config.host}:${port}, for ${config.origins.join(', ')}`);
 });
