@@ -1,8 +1,29 @@
 // Browser tests: a real Chromium (the system's, see tests/e2e/env.ts) with its
-// virtual WebAuthn authenticator, against a service this run starts itself with a
-// fresh in-memory database, and a site on two other origins that embeds the form.
+// virtual WebAuthn authenticator, against services this run starts itself with
+// fresh in-memory databases (the second asks for a passkey proof at most 3 seconds
+// old), and a site on two other origins that embeds the form.
 import { defineConfig } from '@playwright/test';
-import { chromiumPath, embedHostOrigin, serviceUrl } from './tests/e2e/env.js';
+import { chromiumPath, embedHostOrigin, serviceUrl, strictServiceUrl } from './tests/e2e/env.js';
+
+const service = (url: string, env: Record<string, string> = {}) => ({
+  command: 'npx tsx server/main.ts',
+  url: `${url}/readyz`,
+  reuseExistingServer: false,
+  timeout: 60_000,
+  env: {
+    PORT: new URL(url).port,
+    HOST: '127.0.0.1',
+    RP_ID: 'localhost',
+    ORIGINS: `${url},${embedHostOrigin}`,
+    DATABASE_URL: ':memory:',
+    LOG_LEVEL: 'warn',
+    // Every test's person signs up from 127.0.0.1: allow that many ceremonies a minute.
+    RATE_LIMIT_CEREMONY_PER_IP: '10000',
+    RATE_LIMIT_ACCOUNT_PER_IP: '10000',
+    REDIS_URL: '',
+    ...env,
+  },
+});
 
 export default defineConfig({
   testDir: 'tests/e2e',
@@ -34,24 +55,8 @@ export default defineConfig({
     },
   },
   webServer: [
-    {
-      command: 'npx tsx server/main.ts',
-      url: `${serviceUrl}/readyz`,
-      reuseExistingServer: false,
-      timeout: 60_000,
-      env: {
-        PORT: new URL(serviceUrl).port,
-        HOST: '127.0.0.1',
-        RP_ID: 'localhost',
-        ORIGINS: `${serviceUrl},${embedHostOrigin}`,
-        DATABASE_URL: ':memory:',
-        LOG_LEVEL: 'warn',
-        // Every test's person signs up from 127.0.0.1: allow that many ceremonies a minute.
-        RATE_LIMIT_CEREMONY_PER_IP: '10000',
-        RATE_LIMIT_ACCOUNT_PER_IP: '10000',
-        REDIS_URL: '',
-      },
-    },
+    service(serviceUrl),
+    service(strictServiceUrl, { REAUTH_MAX_AGE_SECONDS: '3' }),
     {
       command: 'npx tsx tests/e2e/host-site.ts',
       url: `${embedHostOrigin}/`,

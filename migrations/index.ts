@@ -9,6 +9,7 @@ import * as m0004 from './0004_create_sessions.js';
 import * as m0005 from './0005_create_keys.js';
 import * as m0006 from './0006_create_audit_events.js';
 import * as m0007 from './0007_add_session_credential.js';
+import * as m0008 from './0008_session_auth_time.js';
 
 export const migrations: Record<string, Migration> = {
   '0001_create_users': m0001,
@@ -18,4 +19,5 @@ export const migrations: Record<string, Migration> = {
   '0005_create_keys': m0005,
   '0006_create_audit_events': m0006,
   '0007_add_session_credential': m0007,
+  '0008_session_auth_time': m0008,
 };

@@ -1,13 +1,15 @@
-// The signed-in user's own account: profile and passkeys. Every query is scoped
-// by the user id from the verified token, so another user's passkey is simply
-// not found (404), never "forbidden". An account always keeps one passkey.
-import type { Deps, RequestContext } from './deps.js';
+// The signed-in user's own account: profile, passkeys and sessions. Every query is
+// scoped by the user id from the verified token, so another user's passkey or
+// session is simply not found (404), never "forbidden". An account always keeps one
+// passkey, and deleting one needs a recent passkey proof (requireRecentAuth).
+import { storedIp, type Deps, type RequestContext } from './deps.js';
 import { insertAuditEvent, listAuditEventsByUser, type EventPosition } from './db/audit-events.js';
-import { revokeSessionsOfCredential } from './db/sessions.js';
+import { listLiveSessions, revokeOtherSessions, revokeSessionOfUser, revokeSessionsOfCredential } from './db/sessions.js';
 import { deleteCredential, findCredentialById, listCredentialsByUser, renameCredential } from './db/credentials.js';
 import { findUserById, lockUser } from './db/users.js';
 import { AppError } from './errors.js';
 import { toCredentialJSON, type CredentialJSON } from './ceremonies/credential-json.js';
+import { requireRecentAuth, type SessionClaims } from './tokens/session-tokens.js';
 
 export async function getProfile(deps: Deps, userId: string) {
   const user = await findUserById(deps.db, userId);
@@ -21,7 +23,7 @@ export async function listPasskeys(deps: Deps, userId: string): Promise<Credenti
 
 const notFound = () => new AppError('not_found', 'No such passkey on this account');
 
-const audit = (deps: Deps, context: RequestContext, userId: string) => ({ user_id: userId, ip: context.ip ?? null, created_at: deps.now().toISOString() });
+const audit = (deps: Deps, context: RequestContext, userId: string) => ({ user_id: userId, ip: storedIp(context.ip), created_at: deps.now().toISOString() });
 
 export async function renamePasskey(deps: Deps, userId: string, id: string, name: string, context: RequestContext = {}): Promise<CredentialJSON> {
   return deps.db.transaction().execute(async (trx) => {
@@ -33,9 +35,11 @@ export async function renamePasskey(deps: Deps, userId: string, id: string, name
 
 /**
  * Deletes a passkey and ends the sessions it opened (a stolen passkey's sessions
- * die with it), except the caller's own session, `currentJti`.
+ * die with it), except the caller's own session.
  */
-export async function deletePasskey(deps: Deps, userId: string, id: string, currentJti: string, context: RequestContext = {}): Promise<void> {
+export async function deletePasskey(deps: Deps, session: SessionClaims, id: string, context: RequestContext = {}): Promise<void> {
+  requireRecentAuth(deps, session);
+  const { sub: userId, jti: currentJti } = session;
   await deps.db.transaction().execute(async (trx) => {
     // Serialise deletions per account, so two concurrent deletes cannot both pass the guard.
     await lockUser(trx, userId);
@@ -65,4 +69,47 @@ export async function listEvents(deps: Deps, userId: string, { limit, before }: 
     events: page.map((row): AuditEventJSON => ({ type: row.type, at: row.created_at, credentialId: row.credential_id, detail: row.detail, ip: row.ip })),
     next: rows.length > limit && last ? { at: last.created_at, id: last.id } : undefined,
   };
+}
+
+export interface SessionJSON {
+  id: string;
+  createdAt: string;
+  expiresAt: string;
+  authTime: string;
+  credentialId: string | null;
+  ip: string | null;
+  current: boolean;
+}
+
+/** The account's live sessions, newest first; `current` marks the caller's. */
+export async function listSessions(deps: Deps, session: SessionClaims): Promise<SessionJSON[]> {
+  const rows = await listLiveSessions(deps.db, session.sub, deps.now().toISOString());
+  return rows.map((row) => ({
+    id: row.jti,
+    createdAt: row.created_at,
+    expiresAt: row.expires_at,
+    authTime: row.auth_time,
+    credentialId: row.credential_id,
+    ip: row.ip,
+    current: row.jti === session.jti,
+  }));
+}
+
+/** Ends one live session of the account (the caller's own included). */
+export async function endSession(deps: Deps, session: SessionClaims, id: string, context: RequestContext = {}): Promise<void> {
+  await deps.db.transaction().execute(async (trx) => {
+    const event = audit(deps, context, session.sub);
+    if (!(await revokeSessionOfUser(trx, session.sub, id, event.created_at))) throw new AppError('not_found', 'No such session on this account');
+    await insertAuditEvent(trx, { ...event, type: 'session.revoked', detail: id });
+  });
+}
+
+/** "Sign out everywhere else": ends every live session of the account but the caller's, in one statement. */
+export async function endOtherSessions(deps: Deps, session: SessionClaims, context: RequestContext = {}): Promise<void> {
+  await deps.db.transaction().execute(async (trx) => {
+    const event = audit(deps, context, session.sub);
+    for (const jti of await revokeOtherSessions(trx, session.sub, session.jti, event.created_at)) {
+      await insertAuditEvent(trx, { ...event, type: 'session.revoked', detail: jti });
+    }
+  });
 }

@@ -15,6 +15,7 @@ export interface Config {
   databasePoolSize: number;
   challengeTtlSeconds: number;
   sessionTtlSeconds: number;
+  reauthMaxAgeSeconds: number;
   tokenIssuer: string;
   tokenAudience: string;
   apiKeys: string[];
@@ -183,6 +184,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     databasePoolSize: integer(env, 'DATABASE_POOL_SIZE', 10, 1, 100),
     challengeTtlSeconds: integer(env, 'CHALLENGE_TTL_SECONDS', 300, 10, 3600),
     sessionTtlSeconds: integer(env, 'SESSION_TTL_SECONDS', 3600, 60, 30 * 24 * 3600),
+    reauthMaxAgeSeconds: integer(env, 'REAUTH_MAX_AGE_SECONDS', 300, 1, 24 * 3600),
     tokenIssuer: env.TOKEN_ISSUER?.trim() || origins[0]!,
     tokenAudience: env.TOKEN_AUDIENCE?.trim() || rpId,
     apiKeys,

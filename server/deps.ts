@@ -1,4 +1,5 @@
 // Everything a request needs, passed explicitly: no module-level singletons.
+import { isIP } from 'node:net';
 import type { Logger } from 'pino';
 import type { Config } from './config.js';
 import type { SharedCounters } from './redis.js';
@@ -9,6 +10,9 @@ import type { SigningKeys } from './tokens/signing-keys.js';
 export interface RequestContext {
   ip?: string | undefined;
 }
+
+/** The client's address as stored: an IP address or nothing, never other text. */
+export const storedIp = (ip: string | undefined): string | null => (ip && isIP(ip) ? ip : null);
 
 export interface Deps {
   config: Config;

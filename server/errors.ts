@@ -13,6 +13,7 @@ export const statusByCode = {
   unknown_challenge: 400,
   unauthorized: 401,
   authentication_failed: 401,
+  reauthentication_required: 403,
   not_found: 404,
   method_not_allowed: 405,
   account_exists: 409,
@@ -26,7 +27,6 @@ export const statusByCode = {
 } as const;
 
 export type ErrorCode = keyof typeof statusByCode;
-
 
 export class AppError extends Error {
   readonly status: number;

@@ -60,6 +60,19 @@ const schemas = {
       aaguid: { type: 'string' },
     },
   },
+  Session: {
+    type: 'object',
+    required: ['id', 'createdAt', 'expiresAt', 'authTime', 'credentialId', 'ip', 'current'],
+    properties: {
+      id: { type: 'string', format: 'uuid' },
+      createdAt: { type: 'string', format: 'date-time' },
+      expiresAt: { type: 'string', format: 'date-time' },
+      authTime: { type: 'string', format: 'date-time', description: 'when a passkey was last proven in this session' },
+      credentialId: { type: ['string', 'null'], description: 'the passkey that opened it, hex' },
+      ip: { type: ['string', 'null'] },
+      current: { type: 'boolean', description: 'whether this is the session of the token that asked' },
+    },
+  },
   CreationOptions: {
     type: 'object',
     description: 'PublicKeyCredentialCreationOptionsJSON, as @simplewebauthn/browser startRegistration({ optionsJSON }) takes it',
@@ -109,19 +122,21 @@ export function openApiDocument(config: Pick<Config, 'rpName' | 'origins'>) {
     paths: withCommonResponses({
       '/v1/challenges': {
         post: {
-          summary: 'Start registration: sign up by email, or add a passkey to the signed-in account (bearer token)',
+          summary:
+            'Start registration: sign up by email, or add a passkey to the signed-in account (bearer token whose passkey proof is at most REAUTH_MAX_AGE_SECONDS old)',
           security: [{}, ...bearer],
           requestBody: requestBody(body.StartRegistration),
           responses: {
             200: ok('Creation options', started('CreationOptions')),
             400: problem('invalid_request'),
             401: problem('unauthorized (a bearer token was sent and is not valid)'),
+            403: problem('reauthentication_required: sign in again, then retry with the new token'),
             409: problem('account_exists'),
           },
         },
         put: {
           summary:
-            'Finish registration; a sign-up signs the new user in. Adding a passkey needs the session that started it to be live; with that bearer token it is returned unchanged, without one a new session is issued',
+            'Finish registration; a sign-up signs the new user in. Adding a passkey needs the bearer token that started it, still live and recent, and answers with that same token (no new session)',
           security: [{}, ...bearer],
           requestBody: requestBody(body.FinishRegistration),
           responses: {
@@ -131,7 +146,8 @@ export function openApiDocument(config: Pick<Config, 'rpName' | 'origins'>) {
               properties: { ...signedIn.properties, credential: ref('Credential') },
             }),
             400: problem('registration_failed (also for a passkey registered already), unknown_challenge or invalid_request'),
-            401: problem('unauthorized: adding a passkey after its session ended, or with a token that is not valid for the account'),
+            401: problem('unauthorized: adding a passkey without the token that started it, or after its session ended'),
+            403: problem('reauthentication_required'),
             409: problem('account_exists'),
             410: problem('challenge_expired'),
           },
@@ -166,6 +182,7 @@ export function openApiDocument(config: Pick<Config, 'rpName' | 'origins'>) {
                 active: { type: 'boolean' },
                 sub: { type: 'string' },
                 email: { type: 'string' },
+                auth_time: { type: 'integer', description: 'when the person last proved a passkey in this session (seconds since the epoch)' },
                 exp: { type: 'integer' },
                 iat: { type: 'integer' },
                 jti: { type: 'string' },
@@ -225,12 +242,13 @@ export function openApiDocument(config: Pick<Config, 'rpName' | 'origins'>) {
           },
         },
         delete: {
-          summary: 'Delete a passkey (never the last one)',
+          summary: 'Delete a passkey (never the last one); needs a recent passkey proof, and ends the sessions it opened',
           security: bearer,
           responses: {
             204: { description: 'Deleted' },
             400: problem('invalid_request'),
             401: problem('unauthorized'),
+            403: problem('reauthentication_required'),
             404: problem('not_found'),
             409: problem('last_credential'),
           },
@@ -271,6 +289,33 @@ export function openApiDocument(config: Pick<Config, 'rpName' | 'origins'>) {
             400: problem('invalid_request'),
             401: problem('unauthorized'),
           },
+        },
+      },
+      '/v1/sessions': {
+        get: {
+          summary: "The account's live sessions, newest first",
+          security: bearer,
+          responses: {
+            200: ok('Sessions', {
+              type: 'object',
+              required: ['sessions'],
+              properties: { sessions: { type: 'array', items: ref('Session') } },
+            }),
+            401: problem('unauthorized'),
+          },
+        },
+        delete: {
+          summary: "Sign out everywhere else: end every session of the account but the caller's",
+          security: bearer,
+          responses: { 204: { description: 'Ended' }, 401: problem('unauthorized') },
+        },
+      },
+      '/v1/sessions/{id}': {
+        parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string', format: 'uuid' } }],
+        delete: {
+          summary: 'End one session of the account',
+          security: bearer,
+          responses: { 204: { description: 'Ended' }, 400: problem('invalid_request'), 401: problem('unauthorized'), 404: problem('not_found') },
         },
       },
       '/v1/sessions/current': {

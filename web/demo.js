@@ -34,6 +34,7 @@ document.addEventListener('alpine:init', () => {
     session: null, // { token, expiresAt, claims }
     profile: null,
     passkeys: [],
+    sessions: [], // the account's live sessions, this one included
     renaming: null, // the id of the passkey whose name is being edited
     draftName: '',
     deleting: null, // the passkey the confirmation dialog asks about
@@ -158,15 +159,15 @@ document.addEventListener('alpine:init', () => {
     },
 
     async signedIn({ token, expiresAt }, message) {
-      const [profile, passkeys] = await Promise.all([api.profile(token), api.passkeys(token)]);
-      Object.assign(this, { session: { token, expiresAt, claims: decodeTokenClaims(token) }, profile, passkeys });
+      const [profile, passkeys, sessions] = await Promise.all([api.profile(token), api.passkeys(token), api.sessions(token)]);
+      Object.assign(this, { session: { token, expiresAt, claims: decodeTokenClaims(token) }, profile, passkeys, sessions });
       this.now = Date.now();
       this.say('success', message);
       this.$nextTick(() => focusById('account-title'));
     },
 
     endSession(tone, message) {
-      Object.assign(this, { session: null, profile: null, passkeys: [], renaming: null, deleting: null });
+      Object.assign(this, { session: null, profile: null, passkeys: [], sessions: [], renaming: null, deleting: null });
       this.say(tone, message);
       this.$nextTick(() => focusById('signed-out-title'));
       this.startAutofill();
@@ -190,11 +191,30 @@ document.addEventListener('alpine:init', () => {
       }
     },
 
+    // Adding or deleting a passkey needs a recent passkey proof. When the service asks
+    // for one, the person confirms with a passkey of this account (one browser prompt),
+    // this page moves to the new session, ends the old one, and runs the action again.
+    async withRecentProof(action) {
+      try {
+        return await action(this.session.token);
+      } catch (error) {
+        if (error?.code !== 'reauthentication_required') throw error;
+      }
+      this.say('info', ceremonyPrompts.reauthentication);
+      const stale = this.session.token;
+      const { token, expiresAt } = await api.signIn(this.profile.email);
+      this.session = { token, expiresAt, claims: decodeTokenClaims(token) };
+      await api.signOut(stale).catch(() => {});
+      const result = await action(token);
+      this.sessions = await api.sessions(token);
+      return result;
+    },
+
     addPasskey() {
-      const { token } = this.session;
       return this.run('registration', async () => {
         this.say('info', ceremonyPrompts.registration);
-        const credential = await api.addPasskey(token);
+        const credential = await this.withRecentProof((token) => api.addPasskey(token));
+        const { token } = this.session;
         this.passkeys = await api.passkeys(token);
         this.say('success', 'Passkey added. Give it a name you will recognise.');
         this.startRename(credential);
@@ -243,18 +263,55 @@ document.addEventListener('alpine:init', () => {
     },
 
     confirmDelete() {
-      const { token } = this.session;
       const passkey = this.deleting;
       this.$refs.confirmDelete.close();
-      return this.run(undefined, async () => {
+      return this.run('authentication', async () => {
         // Already gone (deleted in another tab) is as good as deleted.
-        await api.deletePasskey(token, passkey.id).catch((error) => {
-          if (error.code !== 'not_found') throw error;
-        });
-        this.passkeys = await api.passkeys(token);
-        this.say('success', `Passkey “${passkey.name}” deleted. It may still be listed on its device, but it no longer signs in here.`);
+        await this.withRecentProof((token) =>
+          api.deletePasskey(token, passkey.id).catch((error) => {
+            if (error.code !== 'not_found') throw error;
+          }),
+        );
+        const { token } = this.session;
+        [this.passkeys, this.sessions] = await Promise.all([api.passkeys(token), api.sessions(token)]);
+        const others = this.sessions.length > 1 ? ' If you do not recognise a session below, choose Sign out everywhere else.' : '';
+        this.say('success', `Passkey “${passkey.name}” deleted. It may still be listed on its device, but it no longer signs in here.${others}`);
         this.$nextTick(() => focusById('passkeys-title'));
       });
+    },
+
+    // Another session of this account, ended at the service: its token stops working.
+    endOtherSession(item) {
+      const { token } = this.session;
+      return this.run(undefined, async () => {
+        await api.endSession(token, item.id).catch((error) => {
+          if (error.code !== 'not_found') throw error;
+        });
+        this.sessions = await api.sessions(token);
+        this.say('success', 'That session is signed out.');
+      });
+    },
+
+    signOutEverywhereElse() {
+      const { token } = this.session;
+      return this.run(undefined, async () => {
+        await api.endOtherSessions(token);
+        this.sessions = await api.sessions(token);
+        this.say('success', 'You are signed out everywhere else. Only this browser is still signed in.');
+        this.$nextTick(() => focusById('sessions-title'));
+      });
+    },
+
+    // "This browser", or the passkey that opened the session.
+    sessionName(item) {
+      if (item.current) return 'This browser';
+      const passkey = this.passkeys.find((candidate) => candidate.id === item.credentialId);
+      return passkey ? `Signed in with “${passkey.name}”` : 'Signed in with a passkey';
+    },
+
+    sessionMeta(item) {
+      const from = item.ip ? ` from ${item.ip}` : '';
+      return `Since ${this.formatDate(item.createdAt)}${from}`;
     },
 
     get deletingName() {

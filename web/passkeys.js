@@ -77,6 +77,9 @@ function createPasskeyClient(baseUrl) {
     passkeys: async (token) => (await call('GET', 'v1/credentials', { token })).credentials,
     renamePasskey: (token, id, name) => call('PATCH', `v1/credentials/${id}`, { token, body: { name } }),
     deletePasskey: (token, id) => call('DELETE', `v1/credentials/${id}`, { token }),
+    sessions: async (token) => (await call('GET', 'v1/sessions', { token })).sessions,
+    endSession: (token, id) => call('DELETE', `v1/sessions/${id}`, { token }),
+    endOtherSessions: (token) => call('DELETE', 'v1/sessions', { token }),
     signOut: (token) => call('DELETE', 'v1/sessions/current', { token }),
   };
 }
@@ -96,6 +99,7 @@ const unsupportedBrowser = {
 const ceremonyPrompts = {
   registration: 'Follow your browser to create a passkey…',
   authentication: 'Follow your browser to use your passkey…',
+  reauthentication: 'Confirm it is you: follow your browser to use one of your passkeys…',
 };
 
 const invalidEmail = { code: 'invalid_email', message: 'Enter your email address, like name@example.com.' };
@@ -112,6 +116,7 @@ const serviceMessages = {
   unknown_challenge: 'That took too long and the request expired. Try again.',
   last_credential: "You can't delete your only passkey: you couldn't sign in any more. Add another passkey first.",
   not_found: "That passkey doesn't exist any more.",
+  reauthentication_required: 'To change your passkeys, confirm it is you with one of them first.',
   rate_limited: 'Too many attempts. Wait a minute, then try again.',
 };
 

@@ -144,7 +144,7 @@ export async function finishSignIn(
     if ((newCounter > 0 || storedCounter > 0) && newCounter <= storedCounter) {
       throw new CounterRegressed(storedCounter, newCounter);
     }
-    const minted = await mintSessionToken(deps, user, credential.id);
+    const minted = await mintSessionToken(deps, user, credential.id, context);
     await deps.db.transaction().execute(async (trx) => {
       const usedAt = deps.now().toISOString();
       const recorded = await recordCredentialUse(trx, {

@@ -2,9 +2,10 @@
 // signed-in account. Invariants:
 // - The WebAuthn user handle is random, made once per account, never the email.
 // - Sign-up for an email that has an account is 409 account_exists and stores
-//   nothing; only a signed-in user can add a passkey to an account, and its
-//   finish needs the session that started it to be still live (a sign-out in
-//   between stops it). A caller that sends its token at the finish gets it back.
+//   nothing. Only a signed-in user whose passkey proof is recent (requireRecentAuth)
+//   can add a passkey to an account; its finish needs the very token that started it,
+//   still live and still recent (a sign-out in between stops it), answers with that
+//   token and never opens another session.
 // - A credential id that is registered already, to any account, fails (400
 //   registration_failed) and stores nothing.
 // - One user-verification policy (config.userVerification) for options and
@@ -27,7 +28,7 @@ import { holdLiveSession, insertSession } from '../db/sessions.js';
 import { findUserByEmail, findUserById, insertUser } from '../db/users.js';
 import type { CredentialsTable, UsersTable } from '../db/schema.js';
 import { AppError } from '../errors.js';
-import { mintSessionToken, verifySessionToken, type SessionClaims } from '../tokens/session-tokens.js';
+import { mintSessionToken, requireRecentAuth, verifySessionToken, type SessionClaims } from '../tokens/session-tokens.js';
 import { nameForAaguid } from './authenticator-names.js';
 import { ChallengeRejected, finishWithChallenge, saveChallenge, type Challenge } from './challenges.js';
 import { credentialIdToHex, toCredentialJSON, toDescriptor, type CredentialJSON } from './credential-json.js';
@@ -90,9 +91,10 @@ export async function startSignUp(
 
 export async function startAddPasskey(
   deps: Deps,
-  session: Pick<SessionClaims, 'sub' | 'jti'>,
+  session: Pick<SessionClaims, 'sub' | 'jti' | 'auth_time'>,
   input: StartRegistrationInput,
 ): Promise<StartedCeremony<PublicKeyCredentialCreationOptionsJSON>> {
+  requireRecentAuth(deps, session);
   const user = await findUserById(deps.db, session.sub);
   if (!user) throw new AppError('unauthorized', 'The account no longer exists');
   if (input.email !== undefined && input.email !== user.email) {
@@ -197,20 +199,16 @@ function challengeProblem(error: unknown): never {
 }
 
 /**
- * The session a finished registration answers with. A sign-up gets a new one.
- * Adding a passkey (which needs the session that started it to be still live, see
- * finishRegistration): a caller that sends its token again gets that same token
- * back, otherwise (the contract asks no header) a new session.
+ * The session a finished registration answers with. A sign-up opens a new one.
+ * Adding a passkey answers with the token that started it, which must be sent again
+ * and still be recent: a challenge id alone (it travels in the page) adds nothing.
  */
-async function sessionFor(deps: Deps, challenge: Challenge, userId: string, credentialId: string, bearer: string | undefined) {
-  if (!challenge.user_id) return mintSessionToken(deps, { id: userId, email: challenge.email! }, credentialId);
-  if (bearer === undefined) {
-    const user = await findUserById(deps.db, userId);
-    if (!user) throw new AppError('unauthorized', 'The account no longer exists');
-    return mintSessionToken(deps, user, credentialId);
-  }
+async function sessionFor(deps: Deps, challenge: Challenge, userId: string, credentialId: string, bearer: string | undefined, context: RequestContext) {
+  if (!challenge.user_id) return mintSessionToken(deps, { id: userId, email: challenge.email! }, credentialId, context);
+  if (bearer === undefined) throw new AppError('unauthorized', 'Send the token that started adding this passkey');
   const claims = await verifySessionToken(deps, bearer);
-  if (claims.sub !== challenge.user_id) throw new AppError('unauthorized', 'This token is not for the account adding the passkey');
+  if (claims.jti !== challenge.session_jti) throw new AppError('unauthorized', 'This token did not start adding this passkey');
+  requireRecentAuth(deps, claims);
   return { token: bearer, expiresAt: new Date(claims.exp * 1000).toISOString(), session: undefined };
 }
 
@@ -223,7 +221,7 @@ export async function finishRegistration(
   const finish = finishWithChallenge(deps, input.challengeId, 'registration', async (challenge) => {
     const userId = challenge.user_id ?? randomUUID();
     const credential = await verifyNewCredential(deps, input.registration, challenge.challenge, userId, input.name);
-    const signedIn = await sessionFor(deps, challenge, userId, credential.id, bearer);
+    const signedIn = await sessionFor(deps, challenge, userId, credential.id, bearer, context);
     const account = newAccount(challenge, userId, credential.created_at);
 
     await deps.db

@@ -46,6 +46,8 @@ export interface SessionsTable {
   created_at: string;
   expires_at: string;
   revoked_at: string | null;
+  auth_time: string; // when the person last proved a passkey in this session
+  ip: string | null; // where it was opened from
 }
 
 export interface SigningKeysTable {

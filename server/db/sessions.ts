@@ -10,6 +10,8 @@ const insert = prepare((db, s: SessionsTable) =>
     created_at: s.created_at,
     expires_at: s.expires_at,
     revoked_at: s.revoked_at,
+    auth_time: s.auth_time,
+    ip: s.ip,
   }),
 );
 
@@ -44,6 +46,46 @@ export async function revokeSession(db: Db, jti: string, revokedAt: string): Pro
     .where('jti', '=', jti)
     .where('revoked_at', 'is', null)
     .execute();
+}
+
+/** The account's live sessions (not revoked, not expired), newest first. */
+export function listLiveSessions(db: Db, userId: string, now: string) {
+  return db
+    .selectFrom('sessions')
+    .selectAll()
+    .where('user_id', '=', userId)
+    .where('revoked_at', 'is', null)
+    .where('expires_at', '>', now)
+    .orderBy('created_at', 'desc')
+    .orderBy('jti')
+    .execute();
+}
+
+/** Ends one live session of the account; returns whether there was one. */
+export async function revokeSessionOfUser(db: Db, userId: string, jti: string, revokedAt: string): Promise<boolean> {
+  const result = await db
+    .updateTable('sessions')
+    .set({ revoked_at: revokedAt })
+    .where('jti', '=', jti)
+    .where('user_id', '=', userId)
+    .where('revoked_at', 'is', null)
+    .where('expires_at', '>', revokedAt)
+    .executeTakeFirst();
+  return result.numUpdatedRows === 1n;
+}
+
+/** Ends every live session of the account but `keep`, in one statement; returns the ended ones' ids. */
+export async function revokeOtherSessions(db: Db, userId: string, keep: string, revokedAt: string): Promise<string[]> {
+  const rows = await db
+    .updateTable('sessions')
+    .set({ revoked_at: revokedAt })
+    .where('user_id', '=', userId)
+    .where('jti', '!=', keep)
+    .where('revoked_at', 'is', null)
+    .where('expires_at', '>', revokedAt)
+    .returning('jti')
+    .execute();
+  return rows.map((row) => row.jti);
 }
 
 /** Ends the sessions a passkey opened, but `keep` (the caller's own). */

@@ -92,6 +92,8 @@ export const Introspect = z.object({ token: z.string().min(1).max(8192) });
 
 export const CredentialId = z.string().regex(/^[0-9a-f]{2,2046}$/, 'expected a hex credential id');
 
+export const SessionId = z.uuid({ error: 'expected a session id' });
+
 /** Where a page of audit events ends, opaque to clients: the last event's position. */
 export const encodeEventCursor = (position: EventPosition) => Buffer.from(JSON.stringify([position.at, position.id])).toString('base64url');
 

@@ -1,8 +1,8 @@
-// The v1 API, one route per contract entry (../shared/API.md). Routes parse,
+// The v1 API, one route per contract entry (docs/api.md). Routes parse,
 // call and shape; the logic lives in ceremonies/, tokens/ and account.ts.
 import { Router, type Request } from 'express';
 import type { Deps } from '../deps.js';
-import { deletePasskey, getProfile, listEvents, listPasskeys, renamePasskey } from '../account.js';
+import { deletePasskey, endOtherSessions, endSession, getProfile, listEvents, listPasskeys, listSessions, renamePasskey } from '../account.js';
 import { finishSignIn, startSignIn } from '../ceremonies/authentication.js';
 import { finishRegistration, startAddPasskey, startSignUp } from '../ceremonies/registration.js';
 import { AppError } from '../errors.js';
@@ -83,7 +83,7 @@ export function apiRouter(deps: Deps, metrics: Metrics): Router {
     },
     delete: async (req, res) => {
       const session = await requireSession(deps, req);
-      await deletePasskey(deps, session.sub, parse(body.CredentialId, req.params.id, 'id'), session.jti, context(req));
+      await deletePasskey(deps, session, parse(body.CredentialId, req.params.id, 'id'), context(req));
       res.status(204).end();
     },
   });
@@ -96,9 +96,27 @@ export function apiRouter(deps: Deps, metrics: Metrics): Router {
     },
   });
 
+  route(router, '/v1/sessions', {
+    get: async (req, res) => {
+      res.json({ sessions: await listSessions(deps, await requireSession(deps, req)) });
+    },
+    delete: async (req, res) => {
+      await endOtherSessions(deps, await requireSession(deps, req), context(req));
+      res.status(204).end();
+    },
+  });
+
   route(router, '/v1/sessions/current', {
     delete: async (req, res) => {
       await revokeSessionToken(deps, await requireSession(deps, req), context(req));
+      res.status(204).end();
+    },
+  });
+
+  route(router, '/v1/sessions/:id', {
+    delete: async (req, res) => {
+      const session = await requireSession(deps, req);
+      await endSession(deps, session, parse(body.SessionId, req.params.id, 'id'), context(req));
       res.status(204).end();
     },
   });

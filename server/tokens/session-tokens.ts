@@ -1,12 +1,13 @@
-// Session tokens. A session is a row keyed by the token's `jti`; the token is an
-// ES256 JWT (header `kid`) with iss, aud, sub, email, iat, exp, jti, so other
-// backends can verify it offline against the JWKS. Offline verification cannot
-// see revocation: `verifySessionToken` (used by /v1/me and introspection) also
-// requires the session row to exist, belong to `sub`, and not be revoked.
-// Verification pins the algorithm, issuer and audience; time comes from deps.now.
+// Session tokens. A session is a row keyed by the token's `jti`; the token is a JWT
+// of explicit type `session+jwt` (header `typ`, RFC 8725 §3.11, and `kid`) with iss,
+// aud, sub, email, auth_time, iat, exp, jti, so other backends verify it offline
+// against the JWKS. Offline verification cannot see revocation: `verifySessionToken`
+// (every bearer endpoint and introspection) also requires the session row to exist,
+// belong to `sub`, and not be revoked. `auth_time` is when the person last proved a
+// passkey in that session: account changes ask for it to be recent (requireRecentAuth).
 import { randomUUID } from 'node:crypto';
 import { jwtVerify, SignJWT } from 'jose';
-import type { Deps, RequestContext } from '../deps.js';
+import { storedIp, type Deps, type RequestContext } from '../deps.js';
 import { insertAuditEvent } from '../db/audit-events.js';
 import { findSession, revokeSession } from '../db/sessions.js';
 import type { SessionsTable } from '../db/schema.js';
@@ -19,9 +20,13 @@ export interface MintedToken {
   session: SessionsTable; // to be inserted by the caller, in its transaction
 }
 
+/** The `typ` header of every session token: a token of another type never passes as one. */
+export const sessionTokenType = 'session+jwt';
+
 export interface SessionClaims {
   sub: string;
   email: string;
+  auth_time: number;
   iat: number;
   exp: number;
   jti: string;
@@ -29,13 +34,22 @@ export interface SessionClaims {
   aud: string;
 }
 
-export async function mintSessionToken(deps: Deps, user: { id: string; email: string }, credentialId: string): Promise<MintedToken> {
+/**
+ * A new session for a person who has just proved a passkey (`credentialId`): its
+ * auth_time is now.
+ */
+export async function mintSessionToken(
+  deps: Deps,
+  user: { id: string; email: string },
+  credentialId: string,
+  context: RequestContext = {},
+): Promise<MintedToken> {
   const now = deps.now();
   const iat = Math.floor(now.getTime() / 1000);
   const exp = iat + deps.config.sessionTtlSeconds;
   const jti = randomUUID();
-  const token = await new SignJWT({ email: user.email })
-    .setProtectedHeader({ alg: tokenAlgorithm, kid: deps.keys.kid, typ: 'JWT' })
+  const token = await new SignJWT({ email: user.email, auth_time: iat })
+    .setProtectedHeader({ alg: tokenAlgorithm, kid: deps.keys.kid, typ: sessionTokenType })
     .setIssuer(deps.config.tokenIssuer)
     .setAudience(deps.config.tokenAudience)
     .setSubject(user.id)
@@ -47,7 +61,16 @@ export async function mintSessionToken(deps: Deps, user: { id: string; email: st
   return {
     token,
     expiresAt,
-    session: { jti, user_id: user.id, credential_id: credentialId, created_at: now.toISOString(), expires_at: expiresAt, revoked_at: null },
+    session: {
+      jti,
+      user_id: user.id,
+      credential_id: credentialId,
+      created_at: now.toISOString(),
+      expires_at: expiresAt,
+      revoked_at: null,
+      auth_time: now.toISOString(),
+      ip: storedIp(context.ip),
+    },
   };
 }
 
@@ -55,10 +78,11 @@ export async function verifySessionToken(deps: Deps, token: string): Promise<Ses
   const { config } = deps;
   const claims = await jwtVerify(token, deps.keys.keySet, {
     algorithms: [tokenAlgorithm],
+    typ: sessionTokenType,
     issuer: config.tokenIssuer,
     audience: config.tokenAudience,
     currentDate: deps.now(),
-    requiredClaims: ['sub', 'jti', 'iat', 'exp'],
+    requiredClaims: ['sub', 'jti', 'iat', 'exp', 'auth_time'],
   }).then(
     ({ payload }) => payload,
     (error: unknown) => {
@@ -73,11 +97,25 @@ export async function verifySessionToken(deps: Deps, token: string): Promise<Ses
   return claims as unknown as SessionClaims;
 }
 
+/**
+ * Changing how an account signs in (adding or deleting a passkey) needs a passkey
+ * proven in this session at most REAUTH_MAX_AGE_SECONDS ago: a token that leaked
+ * (to a site's backend, to a script on the page) is not enough to take the account.
+ */
+export function requireRecentAuth(deps: Deps, claims: Pick<SessionClaims, 'auth_time'>): void {
+  const age = deps.now().getTime() / 1000 - claims.auth_time;
+  if (!(age <= deps.config.reauthMaxAgeSeconds)) {
+    throw new AppError('reauthentication_required', 'Confirm it is you: sign in again with a passkey, then retry', {
+      reason: `auth_time ${Math.round(age)} s ago`,
+    });
+  }
+}
+
 export async function revokeSessionToken(deps: Deps, claims: SessionClaims, context: RequestContext = {}): Promise<void> {
   const now = deps.now().toISOString();
   await deps.db.transaction().execute(async (trx) => {
     await revokeSession(trx, claims.jti, now);
-    await insertAuditEvent(trx, { user_id: claims.sub, type: 'session.revoked', detail: claims.jti, ip: context.ip ?? null, created_at: now });
+    await insertAuditEvent(trx, { user_id: claims.sub, type: 'session.revoked', detail: claims.jti, ip: storedIp(context.ip), created_at: now });
   });
 }
 
@@ -86,8 +124,8 @@ export type Introspection = ({ active: true } & SessionClaims) | { active: false
 export async function introspectToken(deps: Deps, token: string): Promise<Introspection> {
   try {
     const claims = await verifySessionToken(deps, token);
-    const { sub, email, exp, iat, jti, iss, aud } = claims;
-    return { active: true, sub, email, exp, iat, jti, iss, aud };
+    const { sub, email, auth_time, exp, iat, jti, iss, aud } = claims;
+    return { active: true, sub, email, auth_time, exp, iat, jti, iss, aud };
   } catch (error) {
     if (error instanceof AppError && error.code === 'unauthorized') return { active: false };
     throw error;

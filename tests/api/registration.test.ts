@@ -217,16 +217,36 @@ describe('adding a passkey to the signed-in account', () => {
     expect(await tableCounts(service.deps)).toMatchObject({ users: 1, credentials: 2 });
   });
 
-  it('finished without a token (as the contract allows) -> 201 with a new session for the account', async () => {
+  it('finished without a token -> 401 unauthorized: the challenge id alone adds no passkey and opens no session', async () => {
     const account = await signUp(service, new SoftAuthenticator(), 'lena@example.com');
     const start = await service.request('POST', '/v1/challenges', {}, bearer(account.token));
-    const laptop = new SoftAuthenticator();
-    const finish = await service.request('PUT', '/v1/challenges', { challengeId: start.body.challengeId, registration: await laptop.createCredential(start.body.options) });
+    const before = await tableCounts(service.deps);
+    const finish = await service.request('PUT', '/v1/challenges', { challengeId: start.body.challengeId, registration: await new SoftAuthenticator().createCredential(start.body.options) });
+    expect(finish.status).toBe(401);
+    expect(finish.body.code).toBe('unauthorized');
+    expect(await tableCounts(service.deps)).toEqual({ ...before, challenges: before.challenges - 1 });
+  });
+
+  it('finished with the token that started it -> 201 with that same token, and no new session', async () => {
+    const account = await signUp(service, new SoftAuthenticator(), 'lara@example.com');
+    const start = await service.request('POST', '/v1/challenges', {}, bearer(account.token));
+    const registration = await new SoftAuthenticator().createCredential(start.body.options);
+    const finish = await service.request('PUT', '/v1/challenges', { challengeId: start.body.challengeId, registration }, bearer(account.token));
     expect(finish.status).toBe(201);
-    expect(finish.body.userId).toBe(account.userId);
-    expect(finish.body.token).not.toBe(account.token);
-    expect((await service.request('GET', '/v1/me', undefined, bearer(finish.body.token))).body.userId).toBe(account.userId);
-    expect(await tableCounts(service.deps)).toMatchObject({ credentials: 2, sessions: 2 });
+    expect(finish.body).toMatchObject({ userId: account.userId, token: account.token, expiresAt: account.expiresAt });
+    expect(await tableCounts(service.deps)).toMatchObject({ credentials: 2, sessions: 1 });
+  });
+
+  it('finished with another live token of the same account -> 401 unauthorized, nothing stored', async () => {
+    const phone = new SoftAuthenticator();
+    const account = await signUp(service, phone, 'lisa@example.com');
+    const other = (await signIn(service, phone)).body.token as string;
+    const start = await service.request('POST', '/v1/challenges', {}, bearer(account.token));
+    const registration = await new SoftAuthenticator().createCredential(start.body.options);
+    const before = await tableCounts(service.deps);
+    const finish = await service.request('PUT', '/v1/challenges', { challengeId: start.body.challengeId, registration }, bearer(other));
+    expect(finish.status).toBe(401);
+    expect(await tableCounts(service.deps)).toEqual({ ...before, challenges: before.challenges - 1 });
   });
 
   it('finished with another account\'s or a bad token -> 401 unauthorized, nothing stored', async () => {
@@ -248,7 +268,7 @@ describe('adding a passkey to the signed-in account', () => {
     const start = await service.request('POST', '/v1/challenges', {}, bearer(account.token));
     const registration = await new SoftAuthenticator().createCredential(start.body.options);
     expect((await service.request('DELETE', '/v1/sessions/current', undefined, bearer(account.token))).status).toBe(204);
-    const finish = await service.request('PUT', '/v1/challenges', { challengeId: start.body.challengeId, registration });
+    const finish = await service.request('PUT', '/v1/challenges', { challengeId: start.body.challengeId, registration }, bearer(account.token));
     expect(finish.status).toBe(401);
     expect(await tableCounts(service.deps)).toMatchObject({ credentials: 1 });
   });
@@ -270,7 +290,7 @@ describe('adding a passkey to the signed-in account', () => {
         },
       };
     }) as unknown as typeof db.transaction;
-    const finish = await service.request('PUT', '/v1/challenges', { challengeId: start.body.challengeId, registration });
+    const finish = await service.request('PUT', '/v1/challenges', { challengeId: start.body.challengeId, registration }, bearer(account.token));
     expect(db.transaction).toBe(transaction); // the finish did reach its transaction
     expect(finish.status).toBe(401);
     expect(finish.body.code).toBe('unauthorized');

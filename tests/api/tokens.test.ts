@@ -29,7 +29,7 @@ const segments = (jwt: string) => jwt.split('.') as [string, string, string];
 const encode = (value: object) => base64url.encode(JSON.stringify(value));
 
 describe('session tokens', () => {
-  it('are ES256 JWTs with kid, iss, aud, sub, email, iat, exp, jti that verify offline against the JWKS', async () => {
+  it('are ES256 JWTs of type session+jwt with kid, iss, aud, sub, email, auth_time, iat, exp, jti that verify offline against the JWKS', async () => {
     const jwks = await service.request('GET', '/.well-known/jwks.json');
     expect(jwks.headers.get('cache-control')).toMatch(/max-age=\d+/);
     expect(jwks.body.keys[0]).toMatchObject({ kty: 'EC', crv: 'P-256', alg: 'ES256', use: 'sig' });
@@ -37,14 +37,16 @@ describe('session tokens', () => {
     const { payload, protectedHeader } = await jwtVerify(token, createLocalJWKSet(jwks.body), {
       issuer: 'http://localhost:3000',
       audience: 'localhost',
+      typ: 'session+jwt',
       currentDate: service.clock.now,
     });
-    expect(protectedHeader).toMatchObject({ alg: 'ES256', kid: jwks.body.keys[0].kid, typ: 'JWT' });
+    expect(protectedHeader).toMatchObject({ alg: 'ES256', kid: jwks.body.keys[0].kid, typ: 'session+jwt' });
     expect(payload).toEqual({
       iss: 'http://localhost:3000',
       aud: 'localhost',
       sub: userId,
       email: 'alice@example.com',
+      auth_time: service.clock.now.getTime() / 1000,
       iat: service.clock.now.getTime() / 1000,
       exp: service.clock.now.getTime() / 1000 + 3600,
       jti: expect.any(String),
@@ -106,6 +108,23 @@ describe('forged and dead tokens are rejected by /v1/me and inactive in introspe
     const { privateKey } = await generateKeyPair('ES256');
     const forged = await new SignJWT(decodeJwt(token)).setProtectedHeader(decodeProtectedHeader(token) as { alg: string }).sign(privateKey);
     await expectRejected(forged);
+  });
+
+  it('signed by the service\'s own key but of another type, or without auth_time', async () => {
+    const { privateKey, kid } = service.deps.keys;
+    const claims = decodeJwt(token);
+    const { auth_time: _omitted, ...withoutAuthTime } = claims;
+    for (const [payload, typ] of [
+      [claims, 'JWT'],
+      [claims, 'at+jwt'],
+      [claims, undefined],
+      [withoutAuthTime, 'session+jwt'],
+    ] as const) {
+      const header = { alg: 'ES256', kid, ...(typ ? { typ } : {}) };
+      await expectRejected(await new SignJWT(payload).setProtectedHeader(header).sign(privateKey));
+    }
+    // The control: the same key and claims with the right type pass.
+    expect((await me(await new SignJWT(claims).setProtectedHeader({ alg: 'ES256', kid, typ: 'session+jwt' }).sign(privateKey))).status).toBe(200);
   });
 
   it('a changed payload', async () => {

@@ -12,13 +12,15 @@ export class DemoPage {
   readonly signedIn: Locator;
   readonly signedOut: Locator;
   readonly passkeys: Locator;
+  readonly sessions: Locator;
 
   constructor(readonly page: Page) {
     this.email = page.getByLabel('Email', { exact: true });
     this.status = page.getByRole('status');
     this.signedIn = page.getByRole('heading', { name: "You're signed in" });
     this.signedOut = page.getByRole('heading', { name: 'Sign in without a password' });
-    this.passkeys = page.getByRole('list').getByRole('listitem');
+    this.passkeys = page.getByRole('list', { name: 'Your passkeys' }).getByRole('listitem');
+    this.sessions = page.getByRole('list', { name: 'Your sessions' }).getByRole('listitem');
   }
 
   button(name: string): Locator {
@@ -26,7 +28,7 @@ export class DemoPage {
   }
 
   passkey(name: string): Locator {
-    return this.page.getByRole('listitem', { name, exact: true });
+    return this.page.getByRole('list', { name: 'Your passkeys' }).getByRole('listitem', { name, exact: true });
   }
 
   /** A signed-in fact ("Email", "Session ends", ...) from the account card. */
@@ -38,8 +40,9 @@ export class DemoPage {
     return this.page.locator('.claims > div').filter({ has: this.page.getByRole('term').getByText(name, { exact: true }) }).getByRole('definition');
   }
 
-  async open(): Promise<void> {
-    await this.page.goto('/');
+  /** Opens the demo page of the service at `url` (the default service when not given). */
+  async open(url = '/'): Promise<void> {
+    await this.page.goto(url);
     await expect(this.signedOut).toBeVisible();
     // The form is busy until the page's script has started.
     await expect(this.page.locator('form[aria-busy]')).toHaveCount(0);

@@ -3,6 +3,8 @@
 // an origin the service does not list. All three are localhost, so one RP ID
 // (localhost) covers them, and browsers treat http://localhost as secure.
 export const serviceUrl = 'http://localhost:3100';
+/** A second service whose passkey proofs go stale after 3 seconds (REAUTH_MAX_AGE_SECONDS=3). */
+export const strictServiceUrl = 'http://localhost:3101';
 export const embedHostOrigin = 'http://localhost:4173';
 export const unlistedOrigin = 'http://localhost:4174';
 
