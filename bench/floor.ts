@@ -4,7 +4,7 @@
 //   every check, the credential's key already parsed);
 // - signing the session JWT (jose, ES256), as the service does it;
 // - the ceremony's SQL as prepared statements on a SQLite file with the service's
-//   pragmas and schema: the email's passkeys, the challenge written and used up,
+//   pragmas and schema: the challenge written (with the email) and used up,
 //   the credential with its account, then one transaction (counter, session,
 //   audit event). The commits do not fsync here: the service's group commit shares
 //   one WAL flush among the ceremonies in flight (its CPU is small, its wait is off
@@ -85,13 +85,7 @@ async function databaseSeconds(iterations: number, accounts = 1000) {
       }
     })();
     const statements = {
-      // The service's query: the email's account, else a stand-in account found by a probe (unused here).
-      passkeysOfEmail: db.prepare(
-        'select credentials.*, users.email from credentials inner join users on users.id = credentials.user_id where users.id = coalesce(' +
-          '(select id from users where email = ?), (select id from users where user_handle >= ? order by user_handle limit 1), ' +
-          '(select id from users order by user_handle limit 1)) order by credentials.created_at, credentials.id',
-      ),
-      insertChallenge: db.prepare("insert into challenges (id, kind, challenge, user_id, email, display_name, user_handle, session_jti, created_at, expires_at) values (?, 'authentication', 'c', ?, null, null, null, null, ?, ?)"),
+      insertChallenge: db.prepare("insert into challenges (id, kind, challenge, user_id, email, display_name, user_handle, session_jti, created_at, expires_at) values (?, 'authentication', 'c', null, ?, null, null, null, ?, ?)"),
       consume: db.prepare('delete from challenges where id = ? returning *'),
       credentialWithUser: db.prepare('select credentials.*, users.email, users.user_handle from credentials inner join users on users.id = credentials.user_id where credentials.id = ?'),
       use: db.prepare('update credentials set counter = ?, backed_up = 0, last_used_at = ? where id = ? and counter = ?'),
@@ -107,8 +101,7 @@ async function databaseSeconds(iterations: number, accounts = 1000) {
     return await cpuPerOp(iterations, (i) => {
       const user = users[(i * 7919) % users.length]!;
       const id = randomUUID();
-      statements.passkeysOfEmail.all(user.email, user.credential);
-      statements.insertChallenge.run(id, user.id, now, now);
+      statements.insertChallenge.run(id, user.email, now, now);
       statements.consume.get(id);
       statements.credentialWithUser.get(user.credential);
       finish(user);

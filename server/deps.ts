@@ -18,7 +18,7 @@ export interface Deps {
   config: Config;
   db: Db;
   keys: SigningKeys;
-  /** HMAC key for the stand-in answers given for emails that have no account. */
+  /** A server secret for keyed hashes (HMAC) of emails; never leaves the database. */
   enumerationSecret: Uint8Array;
   now: () => Date;
   log: Logger;

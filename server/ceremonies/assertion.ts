@@ -14,7 +14,8 @@
 // - A public key is decoded and imported (as a node:crypto KeyObject) once; the cache
 //   is bounded, oldest out first. A key that cannot be imported is not cached: it throws
 //   every time.
-// - Every failure throws an Error whose message says why.
+// - Every failure throws an Error whose message says why (and may quote client input);
+//   the checks a caller records throw AssertionFailed, whose `reason` is a fixed code.
 import { constants, createHash, createPublicKey, timingSafeEqual, verify as cryptoVerify, type KeyObject } from 'node:crypto';
 import { ECDSASigValue } from '@peculiar/asn1-ecc';
 import { AsnParser } from '@peculiar/asn1-schema';
@@ -36,6 +37,24 @@ export interface VerifiedAssertion {
 }
 
 const { COSEALG, COSECRV, COSEKEYS, COSEKTY } = cose;
+
+/** What a failed check was, as a fixed code that quotes nothing the client sent. */
+export type AssertionFailure =
+  | 'challenge_mismatch'
+  | 'origin_mismatch'
+  | 'rp_id_mismatch'
+  | 'user_not_present'
+  | 'user_not_verified'
+  | 'bad_signature';
+
+export class AssertionFailed extends Error {
+  constructor(
+    readonly reason: AssertionFailure,
+    message: string,
+  ) {
+    super(message);
+  }
+}
 
 /** Throws an Error (message says why) when the assertion does not verify. */
 export function verifyAssertion(
@@ -60,15 +79,15 @@ export function verifyAssertion(
   // Throws on short data, leftover bytes, or an ED/AT flag without well-formed data behind it.
   const authData = isoBase64URL.toBuffer(authenticatorData);
   const { rpIdHash, flags, counter } = parseAuthenticatorData(authData);
-  if (!timingSafeEqual(rpIdHash, hashOfRpId(expected.rpId))) throw new Error('Unexpected RP ID hash');
-  if (!flags.up) throw new Error('User not present during authentication');
-  if (expected.requireUserVerification && !flags.uv) throw new Error('User verification required, but user could not be verified');
+  if (!timingSafeEqual(rpIdHash, hashOfRpId(expected.rpId))) throw new AssertionFailed('rp_id_mismatch', 'Unexpected RP ID hash');
+  if (!flags.up) throw new AssertionFailed('user_not_present', 'User not present during authentication');
+  if (expected.requireUserVerification && !flags.uv) throw new AssertionFailed('user_not_verified', 'User verification required, but user could not be verified');
   // Backup state without backup eligibility is impossible (parseBackupFlags).
   if (flags.bs && !flags.be) throw new Error('Single-device credential indicated that it was backed up');
 
   const key = publicKeyFor(publicKeyHex);
   const signedData = Buffer.concat([authData, createHash('sha256').update(clientDataBytes).digest()]);
-  if (!key.verify(signedData, isoBase64URL.toBuffer(signature))) throw new Error('Signature did not verify');
+  if (!key.verify(signedData, isoBase64URL.toBuffer(signature))) throw new AssertionFailed('bad_signature', 'Signature did not verify');
   return {
     newCounter: counter,
     userVerified: flags.uv,
@@ -88,13 +107,13 @@ function checkClientData(parsed: unknown, expected: AssertionExpectations): void
   if (parsed === null) throw new Error('clientDataJSON was null');
   const { type, challenge, origin, crossOrigin, topOrigin, tokenBinding } = parsed as Record<string, unknown>;
   if (type !== 'webauthn.get') throw new Error(`Unexpected authentication response type: ${String(type)}`);
-  if (challenge !== expected.challenge) throw new Error('Unexpected authentication response challenge');
+  if (challenge !== expected.challenge) throw new AssertionFailed('challenge_mismatch', 'Unexpected authentication response challenge');
   // No top origin is ever expected: one is refused whether crossOrigin is set or not. A
   // cross-origin response without one passes (Safari does not send topOrigin).
   if (topOrigin) {
     throw new Error(crossOrigin ? `Unexpected cross-origin response from top origin "${String(topOrigin)}"` : 'Unexpected topOrigin in a same-origin response');
   }
-  if (!expected.origins.includes(origin as string)) throw new Error(`Unexpected authentication response origin "${String(origin)}"`);
+  if (!expected.origins.includes(origin as string)) throw new AssertionFailed('origin_mismatch', `Unexpected authentication response origin "${String(origin)}"`);
   if (tokenBinding) {
     if (typeof tokenBinding !== 'object') throw new Error('ClientDataJSON tokenBinding was not an object');
     const { status } = tokenBinding as Record<string, unknown>;

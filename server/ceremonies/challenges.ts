@@ -1,8 +1,7 @@
 // Challenges are database rows, so any instance can finish a ceremony another
 // started (on PostgreSQL written without waiting for the server's disk: losing one
-// in a power cut only fails its ceremony; see withRelaxedDurability). A start that
-// answers with a stand-in makes the same write and takes it back. A challenge is
-// bound to its kind and, where known, to its user; it expires after
+// in a power cut only fails its ceremony; see withRelaxedDurability). A challenge is
+// bound to its kind and, where known, to its user (a sign-in by email: to that email); it expires after
 // CHALLENGE_TTL_SECONDS; it is used up by the first finish that presents it, before
 // anything else is done, whether that finish then succeeds or fails (see
 // consumeChallenge: DELETE ... RETURNING).
@@ -36,21 +35,6 @@ export async function saveChallenge(deps: Deps, fields: ChallengeFields): Promis
   const challenge = newChallenge(deps, fields);
   await withRelaxedDurability(deps.db, (trx) => insertChallenge(trx, challenge));
   return challenge.id;
-}
-
-/**
- * What a sign-in start answers instead of saving a challenge (an email with no
- * account): an id that can never finish. It makes the write saveChallenge makes and
- * takes it back in the same transaction, so it costs, waits for the disk and fails
- * (a locked or full database) as a saved challenge does, and leaves nothing behind.
- */
-export async function standInChallengeId(deps: Deps, challenge: string): Promise<string> {
-  const row = newChallenge(deps, { kind: 'authentication', challenge });
-  await withRelaxedDurability(deps.db, async (trx) => {
-    await insertChallenge(trx, row);
-    await consumeChallenge(trx, row.id);
-  });
-  return row.id;
 }
 
 export type ChallengeProblem = 'unknown' | 'wrong_kind' | 'expired';

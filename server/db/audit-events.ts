@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { uuidv7 } from 'uuidv7';
 import { prepare } from './prepared.js';
 import { lockUser } from './users.js';
@@ -27,9 +28,11 @@ const insert = prepare((db, e: AuditEventsTable) =>
 
 // Ids are UUIDv7 (RFC 9562), which grow with each event this process records: events
 // written at the same instant (account.created and passkey.created, in one
-// transaction) still list in the order they happened.
+// transaction) still list in the order they happened. `ip` is kept only when it is an
+// IP address: whatever else a request carries there is not the trail's to store.
 export async function insertAuditEvent(db: Db, event: NewAuditEvent): Promise<void> {
-  await insert(db, { id: uuidv7(), credential_id: null, ip: null, ...event, detail: clean(event.detail) });
+  const ip = event.ip && isIP(event.ip) !== 0 ? event.ip : null;
+  await insert(db, { id: uuidv7(), credential_id: null, ...event, ip, detail: clean(event.detail) });
 }
 
 /** At most this many unsigned `sign_in.failed` per account in any hour reach the trail (README, "Audit trail"). */
@@ -38,8 +41,8 @@ export const FAILED_SIGN_INS_PER_HOUR = 10;
 /**
  * Records a failed sign-in whose assertion was not signed by the passkey, unless
  * the account already has FAILED_SIGN_INS_PER_HOUR failed sign-ins in the hour before
- * it: anyone who knows a passkey's id (it is public, in `allowCredentials`) can fail
- * to sign in with it, and must not bury the owner's trail. The count and the insert
+ * it: anyone who knows a passkey's id (it is not secret) can fail to sign in with it,
+ * and must not bury the owner's trail. The count and the insert
  * hold the account's row, so concurrent failures cannot all pass the count.
  */
 export function insertUnsignedFailedSignIn(db: Db, event: NewAuditEvent): Promise<boolean> {

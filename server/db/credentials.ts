@@ -20,37 +20,6 @@ export async function findCredentialWithUser(db: Db, id: string) {
   return (await credentialWithUser(db, { id })).rows[0];
 }
 
-const credentialsForSignIn = prepare((db, { email, probe }: { email: string; probe: string }) =>
-  db
-    .selectFrom('credentials')
-    .innerJoin('users', 'users.id', 'credentials.user_id')
-    .selectAll('credentials')
-    .select('users.email')
-    .where((eb) =>
-      eb(
-        'users.id',
-        '=',
-        eb.fn.coalesce(
-          eb.selectFrom('users').select('id').where('email', '=', email),
-          eb.selectFrom('users').select('id').where('user_handle', '>=', probe).orderBy('user_handle').limit(1),
-          eb.selectFrom('users').select('id').orderBy('user_handle').limit(1),
-        ),
-      ),
-    )
-    .orderBy('credentials.created_at')
-    .orderBy('credentials.id'),
-);
-
-/**
- * In one read: the passkeys of the account with this email or, when no account has
- * it, those of another account, the first by user handle at or after `probe` (else
- * the first of all), for a stand-in answer. Each row says whose (`email`). None only
- * when there is no account at all.
- */
-export async function listCredentialsForSignIn(db: Db, email: string, probe: string) {
-  return (await credentialsForSignIn(db, { email, probe })).rows;
-}
-
 export function listCredentialsByUser(db: Db, userId: string) {
   return db
     .selectFrom('credentials')

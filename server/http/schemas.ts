@@ -22,12 +22,14 @@ const label = (max: number) =>
   text()
     .transform((value) => value.normalize('NFKC').trim())
     .pipe(z.string().min(1).max(max).refine((value) => !unreadable.test(value), 'must not contain control or bidirectional formatting characters'));
-// Clients must accept transports they do not know (WebAuthn §2.1.1): any short token,
-// each once. Browsers ignore the ones they do not know when they get them back.
+// Only the transports of the WebAuthn registry are kept, each once; any other value is
+// dropped without failing the ceremony (WebAuthn §2.1.1 asks to accept unknown ones),
+// so no client can store a value of its own choosing for others to see.
+const registeredTransports: ReadonlySet<string> = new Set(['usb', 'nfc', 'ble', 'smart-card', 'hybrid', 'internal']);
 const transports = z
-  .array(z.string().regex(/^[a-z0-9-]{1,32}$/, 'expected a transport name'))
+  .array(z.string())
   .max(16)
-  .transform((list) => [...new Set(list)]);
+  .transform((list) => [...new Set(list.filter((value) => registeredTransports.has(value)))]);
 // The same for authenticatorAttachment: a value newer than these types passes through.
 const attachment = z
   .string()

@@ -126,12 +126,15 @@ describe('sign-up', () => {
     expect(await tableCounts(service.deps)).toMatchObject({ users: 0, credentials: 0 });
   });
 
-  it('keeps transports it does not know yet, each once', async () => {
+  it('keeps only the transports of the WebAuthn registry, each once, and drops made-up ones', async () => {
     const start = (await startSignUp('vera@example.com')).body;
-    const registration = await new SoftAuthenticator({ transports: ['usb', 'future-transport', 'usb'] }).createCredential(start.options);
+    const madeUp = ['future-transport', 'x'.repeat(32), 'USB', 'cable', 'a'.repeat(200), 'internal\u0000'];
+    const registration = await new SoftAuthenticator({ transports: ['usb', ...madeUp, 'smart-card', 'usb', 'ble'] }).createCredential(start.options);
     const finish = await service.request('PUT', '/v1/challenges', { challengeId: start.challengeId, registration });
     expect(finish.status).toBe(201);
-    expect(finish.body.credential.transports).toEqual(['future-transport', 'usb']);
+    expect(finish.body.credential.transports).toEqual(['ble', 'smart-card', 'usb']);
+    const row = await service.deps.db.selectFrom('credentials').select('transports').executeTakeFirstOrThrow();
+    expect(JSON.parse(row.transports)).toEqual(['ble', 'smart-card', 'usb']);
   });
 
   it('with a credential id over 1023 bytes -> 400 registration_failed, nothing stored', async () => {
