@@ -7,6 +7,8 @@
 //   between stops it). A caller that sends its token at the finish gets it back.
 // - A credential id that is registered already, to any account, fails (400
 //   registration_failed) and stores nothing.
+// - The credential's public key is one of the three the service offers, with its alg,
+//   kty and curve agreeing, and imports (public-key.ts); any other fails the ceremony.
 // - One user-verification policy (config.userVerification) for options and
 //   verification alike.
 // - The account, the credential, the session and the consumption of the challenge
@@ -31,6 +33,7 @@ import { mintSessionToken, verifySessionToken, type SessionClaims } from '../tok
 import { nameForAaguid } from './authenticator-names.js';
 import { ChallengeRejected, finishWithChallenge, saveChallenge, type Challenge } from './challenges.js';
 import { credentialIdToHex, toCredentialJSON, toDescriptor, type CredentialJSON } from './credential-json.js';
+import { importRegistrationPublicKey } from './public-key.js';
 
 // EdDSA, ES256, RS256: the same list in the options and in verification.
 export const supportedAlgorithmIDs = [-8, -7, -257];
@@ -161,6 +164,11 @@ export async function verifyNewCredential(
   const id = credentialIdToHex(credential.id);
   // WebAuthn §7.1 step 26: credential ids are at most 1023 bytes.
   if (id.length > 2046) throw registrationFailed(`credential id of ${id.length / 2} bytes, expected at most 1023`);
+  try {
+    importRegistrationPublicKey(credential.publicKey);
+  } catch (error) {
+    throw registrationFailed(error instanceof Error ? error.message : 'public key refused', error);
+  }
   return {
     id,
     user_id: userId,
