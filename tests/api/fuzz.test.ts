@@ -798,7 +798,8 @@ function registrableKey(key: { get(label: number): unknown }): boolean {
  * challenge, origin, token binding, fmt 'none' with an empty statement, RP ID hash, UP and
  * UV, backup flags, a credential id and a key with a supported alg) plus the service's own:
  * the id the client names is the attested one, the key is one of the three it registers
- * (registrableKey). Parsing uses the library's own decoders.
+ * (registrableKey), and no cross-origin framing (the world sets no TOP_ORIGINS). Parsing
+ * uses the library's own decoders.
  */
 function registrationVerdict(world: World, registration: RegistrationResponseJSON, challenge: string): Verdict {
   const { config } = world.service.deps;
@@ -807,6 +808,7 @@ function registrationVerdict(world: World, registration: RegistrationResponseJSO
     const clientData = decodeClientDataJSON(registration.response.clientDataJSON);
     if (clientData.type !== 'webauthn.create' || clientData.challenge !== challenge) return 'fail';
     if (!config.origins.includes(clientData.origin)) return 'fail';
+    if (clientData.crossOrigin || clientData.topOrigin) return 'fail';
     const binding = clientData.tokenBinding as { status?: unknown } | undefined;
     if (binding && (typeof binding !== 'object' || !['present', 'supported', 'not-supported'].includes(binding.status as string))) {
       return 'fail';

@@ -33,6 +33,8 @@ export interface AuthenticatorOptions {
 /** Knobs to tamper with one response. Everything optional; absent = honest. */
 export interface Tamper {
   origin?: string; // put this origin in clientDataJSON
+  crossOrigin?: unknown; // clientDataJSON.crossOrigin (default false), as a framed ceremony sends it
+  topOrigin?: string; // clientDataJSON.topOrigin (default: none), the page that frames the ceremony
   rpId?: string; // hash this RP ID into authenticatorData instead of the options' one
   type?: string; // clientDataJSON.type (e.g. 'webauthn.get' inside a registration)
   challenge?: string; // base64url challenge to put in clientDataJSON instead of the options' one
@@ -194,7 +196,8 @@ export class SoftAuthenticator {
       type: tamper.type ?? type,
       challenge: tamper.challenge ?? challenge,
       origin: tamper.origin ?? this.opts.origin,
-      crossOrigin: false,
+      crossOrigin: 'crossOrigin' in tamper ? tamper.crossOrigin : false,
+      ...(tamper.topOrigin === undefined ? {} : { topOrigin: tamper.topOrigin }),
     };
     return Buffer.from(JSON.stringify(clientData)).toString('base64url');
   }
