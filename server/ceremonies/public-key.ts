@@ -8,6 +8,8 @@
 // - Why RSA is pinned: e = 1 makes every signature forgeable, a huge e makes each
 //   verification cost milliseconds of event-loop time, and a short modulus is breakable.
 // - Anything else throws an Error whose message says why; nothing is stored.
+// - Sign-in (assertion.ts) imports stored keys its own way, as simplewebauthn reads them,
+//   so that keys stored before this rule still verify as they did.
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import { cose, isoBase64URL, isoCBOR } from '@simplewebauthn/server/helpers';
 
