@@ -42,7 +42,7 @@ async function verifySeconds(iterations: number) {
   const publicKeyHex = Buffer.from(authenticator.credentials[0]!.publicKey).toString('hex');
   const options = await generateAuthenticationOptions({ rpID: 'localhost', userVerification: 'required' });
   const response = await authenticator.getAssertion(options);
-  const expected = { challenge: options.challenge, origins: [origin], rpId: 'localhost', requireUserVerification: true };
+  const expected = { challenge: options.challenge, origins: [origin], topOrigins: [], rpId: 'localhost', requireUserVerification: true };
   return cpuPerOp(iterations, () => verifyAssertion(response, publicKeyHex, expected));
 }
 

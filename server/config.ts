@@ -11,6 +11,8 @@ export interface Config {
   rpId: string;
   rpName: string;
   origins: string[];
+  /** Pages that may embed a ceremony in a cross-origin frame; empty: no cross-origin ceremony. */
+  topOrigins: string[];
   databaseUrl: string;
   databasePoolSize: number;
   challengeTtlSeconds: number;
@@ -124,26 +126,37 @@ function oneOf<T extends string>(env: Record<string, string | undefined>, name: 
   return raw as T;
 }
 
-// An origin is usable with an RP ID when its host is the RP ID or a subdomain of it,
-// and it is https (or http on localhost, which browsers treat as secure).
-function checkOrigin(origin: string, rpId: string) {
+// An exact origin, https (or http on localhost, which browsers treat as secure).
+function secureOrigin(origin: string, variable: string): URL {
   let url: URL;
   try {
     url = new URL(origin);
   } catch {
-    throw new ConfigError('ORIGINS', `"${origin}" is not a URL`);
+    throw new ConfigError(variable, `"${origin}" is not a URL`);
   }
   if (url.origin !== origin) {
-    throw new ConfigError('ORIGINS', `"${origin}" is not an exact origin (expected "${url.origin}")`);
+    throw new ConfigError(variable, `"${origin}" is not an exact origin (expected "${url.origin}")`);
   }
-  const host = url.hostname;
+  const localhost = url.hostname === 'localhost' || url.hostname.endsWith('.localhost');
+  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && localhost)) {
+    throw new ConfigError(variable, `"${origin}" must use https (http is allowed on localhost only)`);
+  }
+  return url;
+}
+
+// An origin is usable with an RP ID when its host is the RP ID or a subdomain of it.
+function checkOrigin(origin: string, rpId: string) {
+  const host = secureOrigin(origin, 'ORIGINS').hostname;
   if (host !== rpId && !host.endsWith(`.${rpId}`)) {
     throw new ConfigError('ORIGINS', `"${origin}" is not on RP_ID "${rpId}" or one of its subdomains`);
   }
-  const localhost = host === 'localhost' || host.endsWith('.localhost');
-  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && localhost)) {
-    throw new ConfigError('ORIGINS', `"${origin}" must use https (http is allowed on localhost only)`);
-  }
+}
+
+// Top origins are the pages that frame a ceremony running on one of ORIGINS: any site.
+function topOrigins(raw: string | undefined): string[] {
+  const origins = list(raw);
+  for (const origin of origins) secureOrigin(origin, 'TOP_ORIGINS');
+  return origins;
 }
 
 const rpIdPattern = /^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/;
@@ -180,6 +193,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     rpId,
     rpName: env.RP_NAME?.trim() || 'Passkey service',
     origins,
+    topOrigins: topOrigins(env.TOP_ORIGINS),
     databaseUrl: databaseUrl(env.DATABASE_URL),
     databasePoolSize: integer(env, 'DATABASE_POOL_SIZE', 10, 1, 100),
     challengeTtlSeconds: integer(env, 'CHALLENGE_TTL_SECONDS', 300, 10, 3600),

@@ -1,9 +1,13 @@
 // Sign-in assertion verification, synchronous and with each credential's public key
 // parsed once: what @simplewebauthn/server 14's verifyAuthenticationResponse decides
-// (called with counter 0, one RP ID, no expectedType / expectedTopOrigin /
-// advancedFIDOConfig), without its WebCrypto round trips. Invariants:
+// (called with counter 0, one RP ID, expectedTopOrigin = the configured top origins when
+// there are any, no expectedType / advancedFIDOConfig), without its WebCrypto round trips.
+// Invariants:
 // - Same accept/reject as simplewebauthn, input by input (tests/unit/assertion.test.ts
-//   checks it against the library). Its quirks are kept, not fixed: base64url is decoded
+//   checks it against the library), but for one deliberate difference: crossOrigin and
+//   topOrigin follow the rule registration follows too (cross-origin.ts), so a cross-origin
+//   response is refused while no top origins are configured, where simplewebauthn lets
+//   one without a topOrigin pass. Its quirks are kept, not fixed: base64url is decoded
 //   with its own helpers (they read malformed strings differently from Buffer, and the
 //   signature covers what they produce), the key's alg picks the hash whatever the curve,
 //   and an ECDSA signature that OpenSSL does not verify as strict DER is parsed by the
@@ -21,10 +25,13 @@ import { ECDSASigValue } from '@peculiar/asn1-ecc';
 import { AsnParser } from '@peculiar/asn1-schema';
 import type { AuthenticationResponseJSON } from '@simplewebauthn/server';
 import { cose, isoBase64URL, isoCBOR, isoUint8Array, parseAuthenticatorData } from '@simplewebauthn/server/helpers';
+import { checkCrossOrigin } from './cross-origin.js';
 
 export interface AssertionExpectations {
   challenge: string;
   origins: string[];
+  /** Pages that may frame the ceremony (config.topOrigins); empty: none may. */
+  topOrigins: readonly string[];
   rpId: string;
   requireUserVerification: boolean;
 }
@@ -108,11 +115,7 @@ function checkClientData(parsed: unknown, expected: AssertionExpectations): void
   const { type, challenge, origin, crossOrigin, topOrigin, tokenBinding } = parsed as Record<string, unknown>;
   if (type !== 'webauthn.get') throw new Error(`Unexpected authentication response type: ${String(type)}`);
   if (challenge !== expected.challenge) throw new AssertionFailed('challenge_mismatch', 'Unexpected authentication response challenge');
-  // No top origin is ever expected: one is refused whether crossOrigin is set or not. A
-  // cross-origin response without one passes (Safari does not send topOrigin).
-  if (topOrigin) {
-    throw new Error(crossOrigin ? `Unexpected cross-origin response from top origin "${String(topOrigin)}"` : 'Unexpected topOrigin in a same-origin response');
-  }
+  checkCrossOrigin({ crossOrigin, topOrigin }, expected.topOrigins);
   if (!expected.origins.includes(origin as string)) throw new AssertionFailed('origin_mismatch', `Unexpected authentication response origin "${String(origin)}"`);
   if (tokenBinding) {
     if (typeof tokenBinding !== 'object') throw new Error('ClientDataJSON tokenBinding was not an object');

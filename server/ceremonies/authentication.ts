@@ -118,6 +118,7 @@ export async function finishSignIn(
       verified = verifyAssertion(response, credential.public_key, {
         challenge: challenge.challenge,
         origins: config.origins,
+        topOrigins: config.topOrigins,
         rpId: config.rpId,
         requireUserVerification: config.userVerification === 'required',
       });

@@ -8,6 +8,10 @@
 //   token and never opens another session.
 // - A credential id that is registered already, to any account, fails (400
 //   registration_failed) and stores nothing.
+// - The credential's public key is one of the three the service offers, with its alg,
+//   kty and curve agreeing, and imports (public-key.ts); any other fails the ceremony.
+// - crossOrigin and topOrigin follow the rule sign-in follows (cross-origin.ts): no
+//   cross-origin registration unless TOP_ORIGINS names the pages that may frame it.
 // - One user-verification policy (config.userVerification) for options and
 //   verification alike.
 // - The account, the credential, the session and the consumption of the challenge
@@ -19,7 +23,7 @@ import {
   type PublicKeyCredentialCreationOptionsJSON,
   type RegistrationResponseJSON,
 } from '@simplewebauthn/server';
-import { isoBase64URL, isoUint8Array } from '@simplewebauthn/server/helpers';
+import { decodeClientDataJSON, isoBase64URL, isoUint8Array } from '@simplewebauthn/server/helpers';
 import type { Deps, RequestContext } from '../deps.js';
 import { insertAuditEvent } from '../db/audit-events.js';
 import { findCredentialById, insertCredential, listCredentialsByUser } from '../db/credentials.js';
@@ -31,7 +35,9 @@ import { AppError } from '../errors.js';
 import { mintSessionToken, requireRecentAuth, verifySessionToken, type SessionClaims } from '../tokens/session-tokens.js';
 import { nameForAaguid } from './authenticator-names.js';
 import { ChallengeRejected, finishWithChallenge, saveChallenge, type Challenge } from './challenges.js';
+import { checkCrossOrigin } from './cross-origin.js';
 import { credentialIdToHex, toCredentialJSON, toDescriptor, type CredentialJSON } from './credential-json.js';
+import { importRegistrationPublicKey } from './public-key.js';
 
 // EdDSA, ES256, RS256: the same list in the options and in verification.
 export const supportedAlgorithmIDs = [-8, -7, -257];
@@ -157,12 +163,23 @@ export async function verifyNewCredential(
     throw registrationFailed(error instanceof Error ? error.message : 'verification threw', error);
   });
   if (!verification.verified) throw registrationFailed('not verified');
+  // simplewebauthn does not look at crossOrigin or topOrigin when registering.
+  try {
+    checkCrossOrigin(decodeClientDataJSON(registration.response.clientDataJSON), config.topOrigins);
+  } catch (error) {
+    throw registrationFailed(error instanceof Error ? error.message : 'cross-origin check threw', error);
+  }
   const { credential, credentialDeviceType, credentialBackedUp, aaguid } = verification.registrationInfo;
   // The id the client names must be the one the authenticator attested.
   if (credential.id !== registration.id) throw registrationFailed('response id does not match the attested credential id');
   const id = credentialIdToHex(credential.id);
   // WebAuthn §7.1 step 26: credential ids are at most 1023 bytes.
   if (id.length > 2046) throw registrationFailed(`credential id of ${id.length / 2} bytes, expected at most 1023`);
+  try {
+    importRegistrationPublicKey(credential.publicKey);
+  } catch (error) {
+    throw registrationFailed(error instanceof Error ? error.message : 'public key refused', error);
+  }
   return {
     id,
     user_id: userId,

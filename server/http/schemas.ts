@@ -4,6 +4,7 @@
 import type { AuthenticatorAttachment } from '@simplewebauthn/server';
 import { z } from 'zod';
 import type { EventPosition } from '../db/audit-events.js';
+import { prepareNickname } from './nickname.js';
 
 // Text we store: well-formed Unicode without NUL (PostgreSQL refuses both).
 const text = () => z.string().refine((value) => value.isWellFormed() && !value.includes('\0'), 'must be valid text');
@@ -14,14 +15,16 @@ const email = text()
   .max(254)
   .pipe(z.email())
   .transform((value) => value.toLowerCase());
-// Names people read (WebAuthn asks for the PRECIS Nickname profile): NFKC, and no
-// control or bidirectional formatting characters, which could break a line of a log
-// or make one name look like another ("\u202Egnp.exe").
-const unreadable = /[\p{Cc}\u061C\u200E\u200F\u202A-\u202E\u2066-\u2069]/u;
+// Names people read: the PRECIS Nickname profile (nickname.ts), then 1 to `max` characters.
 const label = (max: number) =>
   text()
-    .transform((value) => value.normalize('NFKC').trim())
-    .pipe(z.string().min(1).max(max).refine((value) => !unreadable.test(value), 'must not contain control or bidirectional formatting characters'));
+    .transform((value, ctx) => {
+      const prepared = prepareNickname(value);
+      if ('name' in prepared) return prepared.name;
+      ctx.addIssue({ code: 'custom', message: prepared.problem });
+      return z.NEVER;
+    })
+    .pipe(z.string().min(1).max(max));
 // Only the transports of the WebAuthn registry are kept, each once; any other value is
 // dropped without failing the ceremony (WebAuthn §2.1.1 asks to accept unknown ones),
 // so no client can store a value of its own choosing for others to see.

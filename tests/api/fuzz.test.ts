@@ -767,12 +767,39 @@ function outcomesFor(verdict: Verdict, accepted: Outcome, refused: Outcome): Out
 }
 
 /**
+ * ES256 on P-256, EdDSA on Ed25519 or RS256 with e = 65537 and a 2048- to 4096-bit modulus,
+ * labelled so, that node:crypto imports.
+ */
+function registrableKey(key: { get(label: number): unknown }): boolean {
+  const member = (label: number, length?: number) => {
+    const value = key.get(label);
+    if (!(value instanceof Uint8Array) || value.length === 0 || (length !== undefined && value.length !== length)) throw new Error(`member ${label}`);
+    return b64(value);
+  };
+  const importJwk = (jwk: Record<string, string>) => createPublicKey({ key: jwk, format: 'jwk' });
+  const [kty, alg, crv] = [key.get(1), key.get(3), key.get(-1)];
+  try {
+    if (kty === 2 && alg === -7 && crv === 1) return Boolean(importJwk({ kty: 'EC', crv: 'P-256', x: member(-2, 32), y: member(-3, 32) }));
+    if (kty === 1 && alg === -8 && crv === 6) return Boolean(importJwk({ kty: 'OKP', crv: 'Ed25519', x: member(-2, 32) }));
+    if (kty === 3 && alg === -257) {
+      const details = importJwk({ kty: 'RSA', n: member(-1), e: member(-2) }).asymmetricKeyDetails!;
+      return details.publicExponent === 65537n && details.modulusLength! >= 2048 && details.modulusLength! <= 4096;
+    }
+    return false;
+  } catch {
+    return false;
+  }
+}
+
+/**
  * Whether a registration response still passes every check the service makes: with
  * attestation 'none' nothing is signed, so "harmless" means exactly this. The rules are
  * those of WebAuthn §7.1 as SimpleWebAuthn's verifyRegistrationResponse applies them (type,
  * challenge, origin, token binding, fmt 'none' with an empty statement, RP ID hash, UP and
  * UV, backup flags, a credential id and a key with a supported alg) plus the service's own:
- * the id the client names is the attested one. Parsing uses the library's own decoders.
+ * the id the client names is the attested one, the key is one of the three it registers
+ * (registrableKey), and no cross-origin framing (the world sets no TOP_ORIGINS). Parsing
+ * uses the library's own decoders.
  */
 function registrationVerdict(world: World, registration: RegistrationResponseJSON, challenge: string): Verdict {
   const { config } = world.service.deps;
@@ -781,6 +808,7 @@ function registrationVerdict(world: World, registration: RegistrationResponseJSO
     const clientData = decodeClientDataJSON(registration.response.clientDataJSON);
     if (clientData.type !== 'webauthn.create' || clientData.challenge !== challenge) return 'fail';
     if (!config.origins.includes(clientData.origin)) return 'fail';
+    if (clientData.crossOrigin || clientData.topOrigin) return 'fail';
     const binding = clientData.tokenBinding as { status?: unknown } | undefined;
     if (binding && (typeof binding !== 'object' || !['present', 'supported', 'not-supported'].includes(binding.status as string))) {
       return 'fail';
@@ -792,8 +820,7 @@ function registrationVerdict(world: World, registration: RegistrationResponseJSO
     if (authData.flags.bs && !authData.flags.be) return 'fail';
     if (!authData.credentialID || !authData.credentialPublicKey || !authData.aaguid) return 'fail';
     if (b64(authData.credentialID) !== registration.id) return 'fail';
-    const alg = decodeCredentialPublicKey(authData.credentialPublicKey).get(3);
-    if (typeof alg !== 'number' || ![-8, -7, -257].includes(alg)) return 'fail';
+    if (!registrableKey(decodeCredentialPublicKey(authData.credentialPublicKey))) return 'fail';
     if (attestation.get('fmt') !== 'none') return 'fail';
     const statement = attestation.get('attStmt');
     if (statement instanceof Map) return statement.size === 0 ? 'pass' : 'fail';

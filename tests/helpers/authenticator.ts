@@ -15,11 +15,12 @@ import type {
 } from '@simplewebauthn/server';
 import { isoCBOR } from '@simplewebauthn/server/helpers';
 
-export type Algorithm = 'ES256' | 'Ed25519';
+export type Algorithm = 'ES256' | 'Ed25519' | 'RS256';
 
 export interface AuthenticatorOptions {
   origin?: string; // default 'http://localhost:3000'; used in clientDataJSON
-  algorithm?: Algorithm; // default 'ES256' (COSE -7, EC2 P-256); 'Ed25519' is COSE -8, OKP crv 6
+  algorithm?: Algorithm; // default 'ES256' (COSE -7, EC2 P-256); 'Ed25519' is COSE -8, OKP crv 6; 'RS256' is COSE -257, kty RSA
+  rsa?: { modulusLength?: number; publicExponent?: number }; // RS256 keys: default 2048 bits, e = 65537
   aaguid?: string; // default '00000000-0000-0000-0000-000000000000'
   backupEligible?: boolean; // BE flag, default false
   backedUp?: boolean; // BS flag, default false
@@ -32,6 +33,8 @@ export interface AuthenticatorOptions {
 /** Knobs to tamper with one response. Everything optional; absent = honest. */
 export interface Tamper {
   origin?: string; // put this origin in clientDataJSON
+  crossOrigin?: unknown; // clientDataJSON.crossOrigin (default false), as a framed ceremony sends it
+  topOrigin?: string; // clientDataJSON.topOrigin (default: none), the page that frames the ceremony
   rpId?: string; // hash this RP ID into authenticatorData instead of the options' one
   type?: string; // clientDataJSON.type (e.g. 'webauthn.get' inside a registration)
   challenge?: string; // base64url challenge to put in clientDataJSON instead of the options' one
@@ -41,6 +44,7 @@ export interface Tamper {
   counter?: number; // assertion only: use this signCount (and do not advance the stored one)
   userHandle?: string | null; // assertion only: base64url userHandle to send; null = omit it
   credentialId?: string; // registration: create the credential with this id; assertion: the id/rawId to send (still signed by the real credential)
+  coseKey?: Uint8Array; // registration only: attest these COSE_Key bytes instead of the real public key (nothing is signed at registration)
 }
 
 export interface StoredCredential {
@@ -55,7 +59,7 @@ export interface StoredCredential {
 }
 
 const FLAG = { UP: 0x01, UV: 0x04, BE: 0x08, BS: 0x10, AT: 0x40 } as const;
-const COSE_ALG: Record<Algorithm, number> = { ES256: -7, Ed25519: -8 };
+const COSE_ALG: Record<Algorithm, number> = { ES256: -7, Ed25519: -8, RS256: -257 };
 
 const b64url = (bytes: Uint8Array): string => Buffer.from(bytes).toString('base64url');
 const sha256 = (data: string | Uint8Array): Buffer => createHash('sha256').update(data).digest();
@@ -81,6 +85,7 @@ export class SoftAuthenticator {
       counterStart: 0,
       countSignatures: true,
       transports: ['internal', 'hybrid'],
+      rsa: {},
       ...options,
     };
   }
@@ -98,8 +103,7 @@ export class SoftAuthenticator {
       throw domError('NotSupportedError', `pubKeyCredParams does not offer ${algorithm} (${COSE_ALG[algorithm]})`);
     }
 
-    const { publicKey, privateKey } =
-      algorithm === 'ES256' ? generateKeyPairSync('ec', { namedCurve: 'P-256' }) : generateKeyPairSync('ed25519');
+    const { publicKey, privateKey } = generateKeys(algorithm, this.opts.rsa);
     const rawId = tamper.credentialId ? Buffer.from(tamper.credentialId, 'base64url') : randomBytes(32);
     const credential: StoredCredential = {
       id: b64url(rawId),
@@ -108,7 +112,7 @@ export class SoftAuthenticator {
       userHandle: options.user.id,
       algorithm,
       signCount: this.opts.countSignatures ? this.opts.counterStart : 0,
-      publicKey: coseKey(algorithm, publicKey),
+      publicKey: tamper.coseKey ? Uint8Array.from(tamper.coseKey) : coseKey(algorithm, publicKey),
       privateKey,
     };
 
@@ -166,7 +170,7 @@ export class SoftAuthenticator {
     const authData = this.authenticatorData(tamper.rpId ?? rpId, tamper, signCount);
     const clientDataJSON = this.clientDataJSON('webauthn.get', options.challenge, tamper);
     const signedData = Buffer.concat([authData, sha256(Buffer.from(clientDataJSON, 'base64url'))]);
-    const signature = sign(cred.algorithm === 'ES256' ? 'sha256' : null, signedData, cred.privateKey); // ES256: DER
+    const signature = sign(cred.algorithm === 'Ed25519' ? null : 'sha256', signedData, cred.privateKey); // ES256: DER; RS256: PKCS#1 v1.5
     if (tamper.flipSignatureBit) signature[signature.length - 1]! ^= 0x01;
 
     const userHandle = tamper.userHandle === undefined ? cred.userHandle : tamper.userHandle;
@@ -192,7 +196,8 @@ export class SoftAuthenticator {
       type: tamper.type ?? type,
       challenge: tamper.challenge ?? challenge,
       origin: tamper.origin ?? this.opts.origin,
-      crossOrigin: false,
+      crossOrigin: 'crossOrigin' in tamper ? tamper.crossOrigin : false,
+      ...(tamper.topOrigin === undefined ? {} : { topOrigin: tamper.topOrigin }),
     };
     return Buffer.from(JSON.stringify(clientData)).toString('base64url');
   }
@@ -211,14 +216,22 @@ export class SoftAuthenticator {
   }
 }
 
+function generateKeys(algorithm: Algorithm, rsa: AuthenticatorOptions['rsa'] = {}) {
+  if (algorithm === 'ES256') return generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  if (algorithm === 'Ed25519') return generateKeyPairSync('ed25519');
+  return generateKeyPairSync('rsa', { modulusLength: rsa.modulusLength ?? 2048, publicExponent: rsa.publicExponent ?? 65537 });
+}
+
 /** COSE_Key, keys in CTAP2 canonical order (isoCBOR keeps Map insertion order, it does not sort). */
 function coseKey(algorithm: Algorithm, publicKey: KeyObject): Uint8Array<ArrayBuffer> {
   const jwk = publicKey.export({ format: 'jwk' });
-  const x = Buffer.from(jwk.x!, 'base64url');
+  const bytes = (member: string | undefined) => Buffer.from(member!, 'base64url');
   const entries: [number, number | Uint8Array][] =
     algorithm === 'ES256'
-      ? [[1, 2], [3, -7], [-1, 1], [-2, x], [-3, Buffer.from(jwk.y!, 'base64url')]] // EC2, ES256, P-256
-      : [[1, 1], [3, -8], [-1, 6], [-2, x]]; // OKP, EdDSA, Ed25519
+      ? [[1, 2], [3, -7], [-1, 1], [-2, bytes(jwk.x)], [-3, bytes(jwk.y)]] // EC2, ES256, P-256
+      : algorithm === 'Ed25519'
+        ? [[1, 1], [3, -8], [-1, 6], [-2, bytes(jwk.x)]] // OKP, EdDSA, Ed25519
+        : [[1, 3], [3, -257], [-1, bytes(jwk.n)], [-2, bytes(jwk.e)]]; // RSA, RS256
   return isoCBOR.encode(new Map(entries));
 }
 

@@ -1,7 +1,10 @@
 // verifyAssertion against the library it replaces: for every input here, it must accept
 // exactly when @simplewebauthn/server's verifyAuthenticationResponse (counter 0, same
-// expectations; a throw or verified: false is a rejection) accepts, and report the same
-// counter, UV and backup state. Most cases also state the decision they expect, so two
+// expectations, the top origins as expectedTopOrigin; a throw or verified: false is a
+// rejection) accepts, and report the same counter, UV and backup state. One difference is
+// deliberate (see assertion.ts): a cross-origin response while no top origins are
+// configured, which the library accepts without a topOrigin, is refused; those cases say so
+// (`differsOnCrossOrigin`). Most cases also state the decision they expect, so two
 // verifiers that agree on a wrong answer still fail. Inputs: SoftAuthenticator assertions
 // (ES256, Ed25519) and hand-made ones (RSA, other curves and algs), honest and tampered with,
 // ECDSA signatures in the BER forms simplewebauthn tolerates, a recorded security key, and
@@ -23,6 +26,7 @@ const FLAG = { UP: 0x01, UV: 0x04, BE: 0x08, BS: 0x10, AT: 0x40, ED: 0x80 } as c
 const expectations = (overrides: Partial<AssertionExpectations> = {}): AssertionExpectations => ({
   challenge: CHALLENGE,
   origins: ['https://elsewhere.example', ORIGIN],
+  topOrigins: [],
   rpId: RP_ID,
   requireUserVerification: true,
   ...overrides,
@@ -40,6 +44,7 @@ async function library(response: AuthenticationResponseJSON, publicKeyHex: strin
       response,
       expectedChallenge: expected.challenge,
       expectedOrigin: expected.origins,
+      ...(expected.topOrigins.length > 0 ? { expectedTopOrigin: [...expected.topOrigins] } : {}),
       expectedRPID: expected.rpId,
       requireUserVerification: expected.requireUserVerification,
       credential: { id: response.id, publicKey: isoUint8Array.fromHex(publicKeyHex), counter: 0 },
@@ -69,6 +74,20 @@ async function agree(response: AuthenticationResponseJSON, publicKeyHex: string,
   const reasons = `simplewebauthn: ${theirs.accepted ? 'accepted' : theirs.reason}; verifyAssertion: ${mine.accepted ? 'accepted' : mine.reason}`;
   expect(decision(mine), reasons).toEqual(decision(theirs));
   return theirs;
+}
+
+/**
+ * The one deliberate difference: a cross-origin response while no top origins are
+ * configured. simplewebauthn accepts it (when it has no topOrigin), verifyAssertion refuses
+ * it; returns verifyAssertion's decision.
+ */
+async function differsOnCrossOrigin(response: AuthenticationResponseJSON, publicKeyHex: string, expected = expectations()): Promise<Outcome> {
+  expect(expected.topOrigins).toEqual([]);
+  const theirs = await library(response, publicKeyHex, expected);
+  const mine = ours(response, publicKeyHex, expected);
+  expect(theirs.accepted, theirs.accepted ? 'accepted' : theirs.reason).toBe(true);
+  expect(mine).toEqual({ accepted: false, reason: 'Unexpected cross-origin response: no top origins are configured' });
+  return mine;
 }
 
 // --- Signers and hand-made assertions ------------------------------------------------------
@@ -211,7 +230,15 @@ describe.each<Algorithm>(['ES256', 'Ed25519'])('SoftAuthenticator %s assertions'
 
 // --- Hand-made assertions: every check, for ES256, Ed25519 and RS256 ------------------------
 
-type Case = [name: string, make: (signer: Signer) => AuthenticationResponseJSON, accepted: boolean, overrides?: Partial<AssertionExpectations>];
+type Case = [
+  name: string,
+  make: (signer: Signer) => AuthenticationResponseJSON,
+  accepted: boolean,
+  overrides?: Partial<AssertionExpectations>,
+  differs?: 'cross-origin', // the library decides otherwise, deliberately (differsOnCrossOrigin)
+];
+
+const TOP = { topOrigins: ['https://top.example', 'https://other-top.example'] };
 
 const cases: Case[] = [
   ['honest', (s) => signed(s), true],
@@ -223,11 +250,20 @@ const cases: Case[] = [
   ['no origin', (s) => signed(s, authData(), clientData({ origin: undefined })), false],
   ['type webauthn.create', (s) => signed(s, authData(), clientData({ type: 'webauthn.create' })), false],
   ['no type', (s) => signed(s, authData(), clientData({ type: undefined })), false],
-  ['crossOrigin without topOrigin', (s) => signed(s, authData(), clientData({ crossOrigin: true })), true],
+  // crossOrigin and topOrigin, with no top origins configured (the default) and with some.
+  ['crossOrigin without topOrigin', (s) => signed(s, authData(), clientData({ crossOrigin: true })), false, {}, 'cross-origin'],
   ['crossOrigin with a topOrigin', (s) => signed(s, authData(), clientData({ crossOrigin: true, topOrigin: 'https://top.example' })), false],
-  ['crossOrigin with an empty topOrigin', (s) => signed(s, authData(), clientData({ crossOrigin: true, topOrigin: '' })), true],
+  ['crossOrigin with an empty topOrigin', (s) => signed(s, authData(), clientData({ crossOrigin: true, topOrigin: '' })), false, {}, 'cross-origin'],
   ['a topOrigin without crossOrigin', (s) => signed(s, authData(), clientData({ topOrigin: ORIGIN })), false],
   ['crossOrigin "false" (a truthy string) with a topOrigin', (s) => signed(s, authData(), clientData({ crossOrigin: 'false', topOrigin: ORIGIN })), false],
+  ['crossOrigin "false" (a truthy string) without a topOrigin', (s) => signed(s, authData(), clientData({ crossOrigin: 'false' })), false, {}, 'cross-origin'],
+  ['crossOrigin null, an empty topOrigin', (s) => signed(s, authData(), clientData({ crossOrigin: null, topOrigin: '' })), true],
+  ['top origins configured: crossOrigin with a listed topOrigin', (s) => signed(s, authData(), clientData({ crossOrigin: true, topOrigin: 'https://other-top.example' })), true, TOP],
+  ['top origins configured: crossOrigin without topOrigin', (s) => signed(s, authData(), clientData({ crossOrigin: true })), true, TOP],
+  ['top origins configured: crossOrigin with an unlisted topOrigin', (s) => signed(s, authData(), clientData({ crossOrigin: true, topOrigin: 'https://evil.example' })), false, TOP],
+  ['top origins configured: crossOrigin with a topOrigin differing in case', (s) => signed(s, authData(), clientData({ crossOrigin: true, topOrigin: 'https://TOP.example' })), false, TOP],
+  ['top origins configured: a listed topOrigin without crossOrigin', (s) => signed(s, authData(), clientData({ topOrigin: 'https://top.example' })), false, TOP],
+  ['top origins configured: same-origin, no topOrigin', (s) => signed(s), true, TOP],
   ['tokenBinding present', (s) => signed(s, authData(), clientData({ tokenBinding: { status: 'present', id: 'abc' } })), true],
   ['tokenBinding notSupported', (s) => signed(s, authData(), clientData({ tokenBinding: { status: 'notSupported' } })), true],
   ['tokenBinding with an unknown status', (s) => signed(s, authData(), clientData({ tokenBinding: { status: 'bogus' } })), false],
@@ -302,8 +338,9 @@ describe.each<[string, () => Promise<Signer>]>([
     signer = await makeSigner();
   });
 
-  it.each(cases)('%s: both decide the same', async (_case, make, accepted, overrides) => {
-    const outcome = await agree(make(signer), signer.publicKeyHex, expectations(overrides));
+  it.each(cases)('%s: both decide the same (or differ as documented)', async (_case, make, accepted, overrides, differs) => {
+    const compare = differs === 'cross-origin' ? differsOnCrossOrigin : agree;
+    const outcome = await compare(make(signer), signer.publicKeyHex, expectations(overrides));
     expect(outcome.accepted, outcome.accepted ? 'accepted' : outcome.reason).toBe(accepted);
   });
 

@@ -32,6 +32,7 @@ describe('loadConfig defaults', () => {
       tokenIssuer: 'http://localhost:3000',
       tokenAudience: 'localhost',
       apiKeys: [],
+      topOrigins: [],
     });
   });
 
@@ -46,6 +47,11 @@ describe('loadConfig parsing', () => {
   it('ORIGINS is split on commas, each origin trimmed and empty entries dropped', () => {
     const config = loadConfig({ RP_ID: 'example.com', ORIGINS: ' https://example.com , https://app.example.com,, ' });
     expect(config.origins).toEqual(['https://example.com', 'https://app.example.com']);
+  });
+
+  it('TOP_ORIGINS is split on commas and trimmed; any site may frame, https or http on localhost', () => {
+    const config = loadConfig({ RP_ID: 'example.com', ORIGINS: 'https://login.example.com', TOP_ORIGINS: ' https://shop.example.org ,, http://localhost:8080, https://example.com' });
+    expect(config.topOrigins).toEqual(['https://shop.example.org', 'http://localhost:8080', 'https://example.com']);
   });
 
   it('TTL limits are inclusive: 10 and 3600 seconds are accepted for challenges', () => {
@@ -85,6 +91,11 @@ describe('loadConfig refuses invalid input with a ConfigError naming the variabl
     ['an http origin on a non-localhost RP ID', { RP_ID: 'example.com', ORIGINS: 'http://example.com' }, 'ORIGINS'],
     ['an origin with a path', { RP_ID: 'example.com', ORIGINS: 'https://example.com/login' }, 'ORIGINS'],
     ['an origin that is not a URL', { ORIGINS: 'localhost:3000' }, 'ORIGINS'],
+    ['a TOP_ORIGINS entry that is not a URL', { TOP_ORIGINS: 'shop.example.org' }, 'TOP_ORIGINS'],
+    ['a TOP_ORIGINS entry with a path', { TOP_ORIGINS: 'https://shop.example.org/checkout' }, 'TOP_ORIGINS'],
+    ['a TOP_ORIGINS entry with a trailing slash', { TOP_ORIGINS: 'https://shop.example.org/' }, 'TOP_ORIGINS'],
+    ['a TOP_ORIGINS entry over http off localhost', { TOP_ORIGINS: 'https://a.example, http://shop.example.org' }, 'TOP_ORIGINS'],
+    ['a TOP_ORIGINS wildcard', { TOP_ORIGINS: '*' }, 'TOP_ORIGINS'],
     ['an RP_ID with a scheme', { RP_ID: 'https://example.com' }, 'RP_ID'],
     ['an RP_ID with a port', { RP_ID: 'example.com:8443' }, 'RP_ID'],
     ['a USER_VERIFICATION other than required or preferred', { USER_VERIFICATION: 'discouraged' }, 'USER_VERIFICATION'],
