@@ -74,7 +74,7 @@ function listen(target: typeof server, name: string, port: number, host: string)
     }),
   );
 }
-if (metricsServer) listen(metricsServer, 'metrics', config.metricsListener!.port, config.metricsListener!.host);
+if (metricsServer && config.metricsListener) listen(metricsServer, 'metrics', config.metricsListener.port, config.metricsListener.host);
 listen(server, 'service', config.port, config.host);
 void Promise.all(listening).then(() => {
   const { port } = server.address() as AddressInfo; // PORT=0 picks one
