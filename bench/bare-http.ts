@@ -8,6 +8,7 @@
 // BARE_REPLIES holds the replies as JSON: { "start": {...}, "finish": {...} }.
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import express from 'express';
+import { loadConfig } from '../server/config.js';
 import { createServer as createExpressServer } from '../server/http/server.js';
 
 const replies = JSON.parse(process.env.BARE_REPLIES ?? '{}') as { start: unknown; finish: unknown };
@@ -34,6 +35,6 @@ function expressApp() {
   return app;
 }
 
-(process.env.BARE === 'express' ? createExpressServer(expressApp()) : createServer(nodeHandler)).listen(port, '127.0.0.1');
+(process.env.BARE === 'express' ? createExpressServer(expressApp(), loadConfig({}).connections) : createServer(nodeHandler)).listen(port, '127.0.0.1');
 // Exit cleanly on SIGTERM, so that --cpu-prof writes its profile.
 process.on('SIGTERM', () => process.exit(0));

@@ -4,16 +4,15 @@ import cors from 'cors';
 import express from 'express';
 import helmet from 'helmet';
 import type { Deps } from './deps.js';
-import { errorHandler, notFound, requireJson } from './http/errors.js';
-import { createMetrics } from './http/metrics.js';
+import { errorHandler, noStore, notFound, requireHost, requireJson } from './http/errors.js';
+import { createMetrics, type Metrics } from './http/metrics.js';
 import { requestLog } from './http/request-log.js';
 import { apiRouter } from './routes/api.js';
 import { operationsRouter } from './routes/operations.js';
 import { webRouter } from './routes/web.js';
 
-export function createApp(deps: Deps): express.Express {
+export function createApp(deps: Deps, metrics: Metrics = createMetrics(deps)): express.Express {
   const app = express();
-  const metrics = createMetrics(deps);
   app.disable('x-powered-by');
   // No hash of every API answer: the web routes set their own ETags (see web.ts).
   app.set('etag', false);
@@ -23,6 +22,9 @@ export function createApp(deps: Deps): express.Express {
   // One JSON log line per request, with a ceremony's outcome; its id is echoed as X-Request-Id.
   app.use(requestLog(deps.log));
   app.use(metrics.middleware);
+  // The JWKS and the web routes set their own caching; nothing under /v1 is cached.
+  app.use('/v1', noStore);
+  app.use(requireHost);
   // The demo page runs under a strict policy: scripts, styles and requests to this origin
   // only, no eval (Alpine's CSP build), no inline code, never framed. No
   // upgrade-insecure-requests: the service is used over http://localhost in development.
@@ -61,6 +63,20 @@ export function createApp(deps: Deps): express.Express {
   app.use(apiRouter(deps, metrics));
   app.use(operationsRouter(deps, metrics));
   app.use(webRouter());
+  app.use(notFound);
+  app.use(errorHandler(deps.log));
+  return app;
+}
+
+/**
+ * GET /metrics alone, for a listener of its own (METRICS_PORT): whoever reaches
+ * that port may read the metrics, unless METRICS_TOKEN is set (see http/metrics.ts).
+ */
+export function createMetricsApp(deps: Deps, metrics: Metrics): express.Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+  app.get('/metrics', metrics.endpoint({ dedicated: true }));
   app.use(notFound);
   app.use(errorHandler(deps.log));
   return app;

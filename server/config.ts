@@ -27,11 +27,14 @@ export interface Config {
   sqliteBusyTimeoutMs: number;
   sqliteSynchronous: 'FULL' | 'NORMAL';
   statementTimeoutMs: number;
-  trustProxy: boolean | number | string;
+  trustProxy: false | number | string;
   redisUrl: string | undefined;
   redisKeyPrefix: string;
   rateLimits: RateLimitConfig;
   metricsToken: string | undefined;
+  /** A listener of its own for GET /metrics (METRICS_PORT), or none. */
+  metricsListener: { port: number; host: string } | undefined;
+  connections: ConnectionLimits;
   sweepIntervalSeconds: number;
   auditRetentionDays: number;
   shutdownTimeoutSeconds: number;
@@ -44,6 +47,16 @@ export interface RateLimitConfig {
   ceremonyPerEmail: number;
   introspectionPerIp: number;
   accountPerIp: number;
+  /** Usernameless (autofill) sign-in starts, which a page may make on every view. */
+  discoverablePerIp: number;
+}
+
+/** What one client may hold of the HTTP server (server/http/server.ts). */
+export interface ConnectionLimits {
+  headersTimeoutSeconds: number;
+  requestTimeoutSeconds: number;
+  keepAliveTimeoutSeconds: number;
+  maxConnections: number;
 }
 
 export class ConfigError extends Error {
@@ -79,12 +92,16 @@ function boolean(env: Record<string, string | undefined>, name: string, fallback
   throw new ConfigError(name, `expected true or false, got "${env[name]}"`);
 }
 
-// Express's "trust proxy": false (default: X-Forwarded-For is ignored), true,
-// a number of hops, or a comma-separated list of addresses/subnets (e.g. "loopback").
-function trustProxy(raw: string | undefined): boolean | number | string {
+// Express's "trust proxy": false (default: X-Forwarded-For is ignored), a number of
+// hops, or a comma-separated list of the proxies' addresses/subnets (e.g. "loopback").
+// Never `true`: it believes the leftmost X-Forwarded-For, which any client writes,
+// so every per-IP limit and every audited address would be the client's choice.
+function trustProxy(raw: string | undefined): false | number | string {
   const value = raw?.trim();
   if (!value || value === 'false') return false;
-  if (value === 'true') return true;
+  if (value === 'true') {
+    throw new ConfigError('TRUST_PROXY', 'true would believe any client\'s X-Forwarded-For: give your proxies\' addresses or subnets (loopback, 10.0.0.0/8) or a hop count');
+  }
   if (/^\d+$/.test(value)) return Number(value);
   for (const entry of value.split(',').map((part) => part.trim())) {
     const [address = '', bits, ...rest] = entry.split('/');
@@ -92,7 +109,7 @@ function trustProxy(raw: string | undefined): boolean | number | string {
     const named = ['loopback', 'linklocal', 'uniquelocal'].includes(entry);
     const prefixOk = bits === undefined || (/^\d+$/.test(bits) && Number(bits) <= (family === 6 ? 128 : 32));
     if (!named && (family === 0 || !prefixOk || rest.length > 0)) {
-      throw new ConfigError('TRUST_PROXY', `expected true, false, a hop count, or addresses/subnets (loopback, 10.0.0.0/8), got "${entry}"`);
+      throw new ConfigError('TRUST_PROXY', `expected false, a hop count, or the proxies' addresses/subnets (loopback, 10.0.0.0/8), got "${entry}"`);
     }
   }
   return value;
@@ -164,12 +181,41 @@ const rpIdPattern = /^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]
 // HOST is what the server binds to: an IP address, or a name that resolves to one
 // (container names may hold underscores).
 const hostNamePattern = /^(?=.{1,253}$)[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?(\.[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?)*\.?$/i;
-function bindAddress(value: string | undefined): string {
-  const host = value?.trim() || '0.0.0.0';
+function bindAddress(value: string | undefined, variable = 'HOST', fallback = '0.0.0.0'): string {
+  const host = value?.trim() || fallback;
   if (isIP(host) === 0 && !hostNamePattern.test(host)) {
-    throw new ConfigError('HOST', `"${host}" is not an IP address or a host name (no scheme, no port, no brackets)`);
+    throw new ConfigError(variable, `"${host}" is not an IP address or a host name (no scheme, no port, no brackets)`);
   }
   return host;
+}
+
+// Metrics on a port of their own (METRICS_PORT), bound to METRICS_HOST: loopback
+// unless told otherwise, as that listener needs no METRICS_TOKEN.
+function metricsListener(env: Record<string, string | undefined>, port: number) {
+  if (!env.METRICS_PORT?.trim()) {
+    if (env.METRICS_HOST?.trim()) throw new ConfigError('METRICS_HOST', 'set METRICS_PORT too: METRICS_HOST is where that listener binds');
+    return undefined;
+  }
+  const metricsPort = integer(env, 'METRICS_PORT', 0, 1, 65535);
+  if (metricsPort === port) throw new ConfigError('METRICS_PORT', `must differ from PORT (${port})`);
+  return { port: metricsPort, host: bindAddress(env.METRICS_HOST, 'METRICS_HOST', '127.0.0.1') };
+}
+
+// Node's defaults (headers 60 s, request 300 s, no cap) let one slow client hold
+// every file descriptor: a client that has not sent its headers, or its whole
+// request, in time is disconnected, and sockets above the cap are closed at once.
+function connectionLimits(env: Record<string, string | undefined>): ConnectionLimits {
+  const headersTimeoutSeconds = integer(env, 'HEADERS_TIMEOUT_SECONDS', 10, 1, 300);
+  const requestTimeoutSeconds = integer(env, 'REQUEST_TIMEOUT_SECONDS', 30, 1, 3600);
+  if (requestTimeoutSeconds < headersTimeoutSeconds) {
+    throw new ConfigError('REQUEST_TIMEOUT_SECONDS', `must be at least HEADERS_TIMEOUT_SECONDS (${headersTimeoutSeconds}): the headers are part of the request`);
+  }
+  return {
+    headersTimeoutSeconds,
+    requestTimeoutSeconds,
+    keepAliveTimeoutSeconds: integer(env, 'KEEP_ALIVE_TIMEOUT_SECONDS', 5, 1, 600),
+    maxConnections: integer(env, 'MAX_CONNECTIONS', 1000, 1, 1_000_000),
+  };
 }
 
 export function loadConfig(env: Record<string, string | undefined>): Config {
@@ -217,8 +263,11 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       ceremonyPerEmail: integer(env, 'RATE_LIMIT_CEREMONY_PER_EMAIL', 10, 1, 1_000_000),
       introspectionPerIp: integer(env, 'RATE_LIMIT_INTROSPECTION_PER_IP', 1200, 1, 10_000_000),
       accountPerIp: integer(env, 'RATE_LIMIT_ACCOUNT_PER_IP', 300, 1, 1_000_000),
+      discoverablePerIp: integer(env, 'RATE_LIMIT_DISCOVERABLE_PER_IP', 600, 1, 1_000_000),
     },
     metricsToken: env.METRICS_TOKEN?.trim() || undefined,
+    metricsListener: metricsListener(env, port),
+    connections: connectionLimits(env),
     sweepIntervalSeconds: integer(env, 'SWEEP_INTERVAL_SECONDS', 60, 1, 86_400),
     auditRetentionDays: integer(env, 'AUDIT_RETENTION_DAYS', 365, 1, 36_500),
     shutdownTimeoutSeconds: integer(env, 'SHUTDOWN_TIMEOUT_SECONDS', 10, 1, 600),

@@ -5,10 +5,11 @@
 import { existsSync } from 'node:fs';
 import type { ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createApp } from './app.js';
+import { createApp, createMetricsApp } from './app.js';
 import { closeDeps, openDeps } from './bootstrap.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import type { Deps } from './deps.js';
+import { createMetrics } from './http/metrics.js';
 import { createServer } from './http/server.js';
 import { createLogger } from './logger.js';
 import { startSweeping } from './sweep.js';
@@ -36,7 +37,8 @@ try {
 }
 const stopSweeping = startSweeping(deps);
 const stopReloadingKeys = startReloadingKeys(deps);
-const app = createApp(deps);
+const metrics = createMetrics(deps);
+const app = createApp(deps, metrics);
 // Answers written while the service stops say `Connection: close`, so that no client
 // or proxy sends another request on a connection about to be closed (it would get a
 // reset, and a POST or PUT is not retried). Hooked where every answer writes its
@@ -50,19 +52,37 @@ app.response.writeHead = function (this: ServerResponse, ...args: unknown[]) {
   return writeHead.apply(this, args as Parameters<typeof writeHead>);
 } as typeof writeHead;
 
-const server = createServer(app);
-// Port taken, or not ours to bind: a supervisor must see a failure, not a clean exit.
-const couldNotListen = (error: Error) => {
-  log.fatal({ err: error }, `could not listen on ${config.host}:${config.port}`);
-  void closeDeps(deps).finally(() => process.exit(1));
-};
-server.once('error', couldNotListen);
-server.listen(config.port, config.host, () => {
-  // Once listening, an error (accepting a connection with no file descriptor left, say)
-  // is logged and the server goes on serving.
-  server.off('error', couldNotListen).on('error', (error) => log.error({ err: error }, 'server error'));
+const server = createServer(app, config.connections);
+// METRICS_PORT: GET /metrics alone, on a listener of its own (see http/metrics.ts).
+const metricsServer = config.metricsListener && createServer(createMetricsApp(deps, metrics), config.connections);
+const listening: Promise<void>[] = [];
+function listen(target: typeof server, name: string, port: number, host: string) {
+  listening.push(
+    new Promise((resolve) => {
+      // Port taken, or not ours to bind: a supervisor must see a failure, not a clean exit.
+      const couldNotListen = (error: Error) => {
+        log.fatal({ err: error }, `could not listen on ${host}:${port}`);
+        void closeDeps(deps).finally(() => process.exit(1));
+      };
+      target.once('error', couldNotListen);
+      target.listen(port, host, () => {
+        // Once listening, an error (accepting a connection with no file descriptor left, say)
+        // is logged and the server goes on serving.
+        target.off('error', couldNotListen).on('error', (error) => log.error({ err: error, listener: name }, 'server error'));
+        resolve();
+      });
+    }),
+  );
+}
+if (metricsServer && config.metricsListener) listen(metricsServer, 'metrics', config.metricsListener.port, config.metricsListener.host);
+listen(server, 'service', config.port, config.host);
+void Promise.all(listening).then(() => {
   const { port } = server.address() as AddressInfo; // PORT=0 picks one
-  log.info({ host: config.host, port, rpId: config.rpId, origins: config.origins }, `listening on ${config.host}:${port}, for ${config.origins.join(', ')}`);
+  const metricsAt = config.metricsListener && `${config.metricsListener.host}:${config.metricsListener.port}`;
+  log.info(
+    { host: config.host, port, rpId: config.rpId, origins: config.origins, metrics: metricsAt },
+    `listening on ${config.host}:${port}, for ${config.origins.join(', ')}${metricsAt ? `; metrics on ${metricsAt}` : ''}`,
+  );
 });
 
 function shutdown(signal: string) {
@@ -71,6 +91,9 @@ function shutdown(signal: string) {
   log.info({ signal }, 'shutting down: finishing in-flight requests');
   stopSweeping();
   stopReloadingKeys();
+  // Scrapes need no draining.
+  metricsServer?.close();
+  metricsServer?.closeAllConnections();
   // Whatever hangs (a database that stopped answering), the process ends.
   setTimeout(() => {
     log.error('shutdown: the database or Redis did not close in time; exiting');

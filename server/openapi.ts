@@ -86,7 +86,12 @@ const schemas = {
 };
 
 // Every /v1 operation may also answer these; and one with a body, those of body parsing.
-const common = { 429: problem('rate_limited, with Retry-After'), 503: problem('service_unavailable: the database is unreachable') };
+const common = {
+  408: problem('request_timeout: the request did not arrive within HEADERS_TIMEOUT_SECONDS / REQUEST_TIMEOUT_SECONDS'),
+  429: problem('rate_limited, with Retry-After'),
+  431: problem('headers_too_large: the request headers are over the limit'),
+  503: problem('service_unavailable: the database is unreachable'),
+};
 const withBody = {
   413: problem('payload_too_large: the body is over 64 kB'),
   415: problem('unsupported_media_type: the body is not application/json'),
@@ -340,11 +345,11 @@ export function openApiDocument(config: Pick<Config, 'rpName' | 'origins'>) {
       },
       '/metrics': {
         get: {
-          summary: 'Prometheus metrics: needs `Authorization: Bearer $METRICS_TOKEN` when set, else loopback clients only',
+          summary: 'Prometheus metrics: needs `Authorization: Bearer $METRICS_TOKEN`; without METRICS_TOKEN, served only on the METRICS_PORT listener',
           responses: {
             200: { description: 'Prometheus text format', content: { 'text/plain': { schema: { type: 'string' } } } },
             401: problem('unauthorized (METRICS_TOKEN set, token missing or wrong)'),
-            404: problem('not_found: no METRICS_TOKEN, and the client is not on loopback or came through a proxy'),
+            404: problem('not_found: no METRICS_TOKEN (on the METRICS_PORT listener: the request names a proxy)'),
           },
         },
       },

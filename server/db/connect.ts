@@ -22,7 +22,7 @@
 // count(*)) is parsed to a JS number, as SQLite returns it: counters are 32-bit.
 // A pool error on an idle connection (the server restarted) is logged, never
 // fatal; the pool opens fresh connections for the next queries.
-import { closeSync, fdatasync, mkdirSync, openSync, realpathSync } from 'node:fs';
+import { closeSync, constants, fdatasync, mkdirSync, openSync, realpathSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { dirname } from 'node:path';
 import SQLite from 'better-sqlite3';
@@ -302,8 +302,21 @@ class SqliteServiceDialect extends SqliteDialect {
   }
 }
 
+// The file holds the private signing keys and the server secret: a folder the
+// service creates is its owner's alone (0700), and so is a new database file
+// (0600). SQLite gives the -wal and -shm files the mode of the database file. An
+// existing folder or file keeps the mode its owner chose.
+function createPrivately(file: string) {
+  mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+  try {
+    closeSync(openSync(file, constants.O_CREAT | constants.O_EXCL | constants.O_WRONLY, 0o600));
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+  }
+}
+
 function openSqlite({ url, busyTimeoutMs = 1000, synchronous = 'FULL', syncFile = fdatasync }: DatabaseOptions): Db {
-  if (url !== ':memory:') mkdirSync(dirname(url), { recursive: true });
+  if (url !== ':memory:') createPrivately(url);
   const sqlite = new SQLite(url);
   const wal = sqlite.pragma('journal_mode = WAL', { simple: true }) === 'wal';
   // Group commit needs the WAL; without it (an in-memory database) SQLite's own setting applies.

@@ -51,24 +51,55 @@ export const methodNotAllowed =
     throw new AppError('method_not_allowed', `${req.method} is not allowed here; use ${allowed.join(' or ')}`);
   };
 
+// What Node's HTTP server reports before Express sees a request, as the client is told it.
+function clientErrorProblem(code: string | undefined): AppError {
+  // RFC 6585: headers over the limit are 431, not 413 (which is about the body).
+  if (code === 'HPE_HEADER_OVERFLOW') return new AppError('headers_too_large', 'Request headers too large');
+  // HEADERS_TIMEOUT_SECONDS or REQUEST_TIMEOUT_SECONDS passed before the request was whole.
+  if (code === 'ERR_HTTP_REQUEST_TIMEOUT') return new AppError('request_timeout', 'The request did not arrive in time');
+  return new AppError('invalid_request', 'Malformed HTTP request');
+}
+
 /**
  * Requests Node's HTTP parser rejects before Express sees them (an unknown
- * method, a malformed request line or header) still get problem+json.
+ * method, a malformed request line or header, headers too large, a request too
+ * slow) still get problem+json, and the connection is closed.
  */
 export function answerClientError(error: Error & { code?: string }, socket: Duplex): void {
-  if (!socket.writable) {
+  // An answer already under way on this connection would be corrupted: just close it.
+  const inFlight = (socket as Duplex & { _httpMessage?: { headersSent?: boolean } })._httpMessage;
+  if (!socket.writable || inFlight?.headersSent) {
     socket.destroy();
     return;
   }
-  const tooLarge = error.code === 'HPE_HEADER_OVERFLOW';
-  const problem = toProblem(
-    new AppError(tooLarge ? 'payload_too_large' : 'invalid_request', tooLarge ? 'Request headers too large' : 'Malformed HTTP request'),
-  );
+  const problem = toProblem(clientErrorProblem(error.code));
   const body = JSON.stringify(problem);
+  // Closed for good once written: the server keeps connections half-open, and a
+  // client that never closes its side would otherwise keep the socket.
   socket.end(
     `HTTP/1.1 ${problem.status} ${problem.title}\r\nContent-Type: application/problem+json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    () => socket.destroy(),
   );
 }
+
+/**
+ * HTTP/1.1 requires exactly one Host (RFC 9112 §3.2): a request without one, or
+ * with several, is refused here, as problem+json (the server lets it through
+ * rather than answer Node's bare 400).
+ */
+export const requireHost: RequestHandler = (req, _res, next) => {
+  const hosts = req.headersDistinct.host?.length ?? 0;
+  if (hosts > 1 || (hosts === 0 && (req.httpVersionMajor > 1 || req.httpVersionMinor >= 1))) {
+    throw new AppError('invalid_request', hosts ? 'Send one Host header' : 'Send a Host header');
+  }
+  next();
+};
+
+/** Personal answers must not be kept by a browser or a shared cache: every /v1 answer, error or not. */
+export const noStore: RequestHandler = (_req, res, next) => {
+  res.set('Cache-Control', 'no-store');
+  next();
+};
 
 /** POST, PUT and PATCH bodies must be JSON; a request without a body counts as `{}`. */
 export const requireJson: RequestHandler = (req, _res, next) => {

@@ -1,9 +1,17 @@
 // Prometheus metrics (prom-client), one registry per app: requests and latency
-// by route and status, ceremony outcomes by kind, step and result, and the
-// challenges outstanding. GET /metrics needs `Authorization: Bearer $METRICS_TOKEN`
-// when that is set, and otherwise answers only to the loopback interface.
+// by route and status, ceremony outcomes by kind, step and result, and challenges
+// started by kind. No metric reads the database: the count of stored challenges
+// would grow for known emails only, and so tell which emails have an account.
+//
+// Who may read them: on the service's own port, only a client with
+// `Authorization: Bearer $METRICS_TOKEN`; without METRICS_TOKEN, nobody (404). A
+// client's address cannot decide it: a proxy on this host is loopback to us and
+// need not say it forwarded. On a listener of their own (METRICS_PORT, bound to
+// METRICS_HOST, loopback by default) they need the token when one is set, and
+// otherwise answer any request that does not say it came through a proxy.
+import type { IncomingHttpHeaders } from 'node:http';
 import type { Request, RequestHandler } from 'express';
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client';
 import type { Deps } from '../deps.js';
 import { AppError } from '../errors.js';
 import { apiKeyChecker } from './auth.js';
@@ -16,10 +24,11 @@ export interface Metrics {
   middleware: RequestHandler;
   /** Runs one ceremony step, counts its outcome, and adds it (with the reason of a failure) to the request's log line. */
   ceremony<T>(req: Request, kind: CeremonyKind, step: 'start' | 'finish', run: () => Promise<T>): Promise<T>;
-  endpoint: RequestHandler;
+  /** GET /metrics, on the service's port or on a listener of its own (`dedicated`). */
+  endpoint(where: { dedicated: boolean }): RequestHandler;
 }
 
-export function createMetrics(deps: Pick<Deps, 'db' | 'now' | 'config' | 'log'>): Metrics {
+export function createMetrics(deps: Pick<Deps, 'config' | 'log'>): Metrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   const labelNames = ['method', 'route', 'status'] as const;
@@ -37,20 +46,12 @@ export function createMetrics(deps: Pick<Deps, 'db' | 'now' | 'config' | 'log'>)
     labelNames: ['kind', 'step', 'result'] as const,
     registers: [registry],
   });
-  new Gauge({
-    name: 'passkey_challenges_outstanding',
-    help: 'Challenges issued and not yet used or expired',
+  // Counted when the start is answered, the same for an email with an account or without.
+  const challengesStarted = new Counter({
+    name: 'passkey_challenges_started_total',
+    help: 'Challenges handed out, by ceremony kind',
+    labelNames: ['kind'] as const,
     registers: [registry],
-    // Without the database it keeps its last value: every other metric still answers.
-    async collect() {
-      const row = await deps.db
-        .selectFrom('challenges')
-        .select((eb) => eb.fn.countAll<number>().as('n'))
-        .where('expires_at', '>', deps.now().toISOString())
-        .executeTakeFirst()
-        .catch((error: unknown) => void deps.log.warn({ err: error }, 'metrics: could not count the challenges outstanding'));
-      if (row) this.set(Number(row.n));
-    },
   });
 
   const middleware: RequestHandler = (req, res, next) => {
@@ -77,6 +78,7 @@ export function createMetrics(deps: Pick<Deps, 'db' | 'now' | 'config' | 'log'>)
     try {
       const result = await run();
       ceremonies.inc({ kind, step, result: 'success' });
+      if (step === 'start') challengesStarted.inc({ kind });
       record(req, { ceremony: kind, step, outcome: 'success' });
       return result;
     } catch (error) {
@@ -88,18 +90,18 @@ export function createMetrics(deps: Pick<Deps, 'db' | 'now' | 'config' | 'log'>)
   }
 
   const checkToken = deps.config.metricsToken ? apiKeyChecker([deps.config.metricsToken], 'authorization', 'Bearer ') : undefined;
-  const endpoint: RequestHandler = async (req, res) => {
+  const endpoint = ({ dedicated }: { dedicated: boolean }): RequestHandler => async (req, res) => {
     if (checkToken) checkToken(req);
-    // Only a client on this host itself: never through a proxy (a proxy on this host is
-    // loopback to us, and a forwarded address can be made up), whatever TRUST_PROXY says.
-    else if (req.headers['x-forwarded-for'] !== undefined || req.headers.forwarded !== undefined || !isLoopback(req.socket.remoteAddress)) {
-      throw new AppError('not_found', `No route for GET ${req.path}`);
-    }
+    else if (!dedicated || cameThroughProxy(req.headers)) throw new AppError('not_found', `No route for GET ${req.path}`);
     res.type(registry.contentType).send(await registry.metrics());
   };
 
   return { registry, middleware, ceremony, endpoint };
 }
 
-const isLoopback = (address: string | undefined) =>
-  address === '::1' || address?.startsWith('127.') || address?.startsWith('::ffff:127.') || false;
+// Headers by which proxies name the client they forward for. A proxy may send none
+// of them, so their absence proves nothing; their presence is enough to refuse.
+const proxyMarkers = ['forwarded', 'x-forwarded-for', 'x-real-ip', 'true-client-ip', 'cf-connecting-ip'] as const;
+
+/** Whether a request says it was forwarded by a proxy, whatever TRUST_PROXY says. */
+export const cameThroughProxy = (headers: IncomingHttpHeaders) => proxyMarkers.some((name) => headers[name] !== undefined);

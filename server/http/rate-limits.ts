@@ -5,9 +5,13 @@
 // per-email limit by email *and* IP, so an attacker's requests only ever spend the
 // attacker's own budget. Nothing is ever locked per account.
 //
+// Everyone behind one address (a NAT, a company proxy) shares its per-IP budgets.
+// Usernameless sign-in starts, which a page with autofill makes on every view, have
+// a larger bucket of their own, so browsing does not spend the ceremony budget.
+//
 // If Redis is unreachable, requests pass without rate limiting (and it is logged):
 // losing Redis must not take sign-in down.
-import { createHash } from 'node:crypto';
+import { createHmac } from 'node:crypto';
 import type { Request, RequestHandler, Router } from 'express';
 import { ipKeyGenerator, rateLimit } from 'express-rate-limit';
 import type { Logger } from 'pino';
@@ -19,6 +23,8 @@ export interface LimitDeps {
   config: Config;
   log: Logger;
   redis?: SharedCounters | undefined;
+  /** Keys the per-email HMAC: without it, a key in Redis cannot be tested against a list of emails. */
+  enumerationSecret: Uint8Array;
 }
 
 // During a Redis outage every request's limits fail the same way: warn at most once a minute.
@@ -64,13 +70,27 @@ function limiter(deps: LimitDeps, storeError: ReturnType<typeof storeErrorReport
 
 const clientIp = (req: Request) => ipKeyGenerator(req.ip ?? req.socket.remoteAddress ?? 'unknown');
 
+const email = (req: Request) => (req.body as { email?: unknown } | undefined)?.email;
+
 // The limiter runs before the body is validated: the email is hashed, so a key is
-// always short, and no email is written to Redis in the clear.
-function emailAndIp(req: Request) {
-  const email = (req.body as { email?: unknown } | undefined)?.email;
-  if (typeof email !== 'string') return undefined;
-  return `${createHash('sha256').update(email.trim().toLowerCase()).digest('base64url')}|${clientIp(req)}`;
+// always short, and keyed with the server secret, so that no email can be found
+// from a key (an unsalted hash of an email is a lookup away from the email).
+function emailAndIp(secret: Uint8Array) {
+  return (req: Request) => {
+    const value = email(req);
+    if (typeof value !== 'string') return undefined;
+    const digest = createHmac('sha256', secret).update(`rateLimit:${value.trim().toLowerCase()}`).digest('base64url');
+    return `${digest}|${clientIp(req)}`;
+  };
 }
+
+// A sign-in start without an email is usernameless (autofill); one with anything
+// else, even a malformed email, spends the ceremony budget.
+const usernameless = (req: Request) => (email(req) === undefined ? clientIp(req) : undefined);
+const unlessUsernameless =
+  (limit: RequestHandler): RequestHandler =>
+  (req, res, next) =>
+    email(req) === undefined ? next() : limit(req, res, next);
 
 /** Registers every limit in front of the routes it guards. */
 export function applyRateLimits(router: Router, deps: LimitDeps): void {
@@ -78,14 +98,14 @@ export function applyRateLimits(router: Router, deps: LimitDeps): void {
   if (!limits.enabled) return;
   const storeError = storeErrorReporter(deps.log);
   const ceremonyIp = limiter(deps, storeError, 'ceremony-ip', limits.ceremonyPerIp, clientIp);
-  const ceremonyEmail = limiter(deps, storeError, 'ceremony-email', limits.ceremonyPerEmail, emailAndIp);
+  const ceremonyEmail = limiter(deps, storeError, 'ceremony-email', limits.ceremonyPerEmail, emailAndIp(deps.enumerationSecret));
+  const discoverable = limiter(deps, storeError, 'discoverable-ip', limits.discoverablePerIp, usernameless);
   const introspection = limiter(deps, storeError, 'introspection-ip', limits.introspectionPerIp, clientIp);
   const account = limiter(deps, storeError, 'account-ip', limits.accountPerIp, clientIp);
 
-  for (const path of ['/v1/challenges', '/v1/tokens']) {
-    router.post(path, ceremonyIp, ceremonyEmail);
-    router.put(path, ceremonyIp);
-  }
+  router.post('/v1/challenges', ceremonyIp, ceremonyEmail);
+  router.post('/v1/tokens', unlessUsernameless(ceremonyIp), discoverable, ceremonyEmail);
+  for (const path of ['/v1/challenges', '/v1/tokens']) router.put(path, ceremonyIp);
   router.post('/v1/tokens/introspect', introspection);
   router.use(['/v1/me', '/v1/credentials', '/v1/sessions', '/v1/events'], account);
 }

@@ -10,10 +10,12 @@ import { prepareNickname } from './nickname.js';
 const text = () => z.string().refine((value) => value.isWellFormed() && !value.includes('\0'), 'must be valid text');
 
 const base64url = z.string().max(16_384).regex(/^[A-Za-z0-9_-]*={0,2}$/, 'expected base64url');
+// RFC 5321 §4.5.3.1.1: a local part is at most 64 octets; no mailbox has a longer one.
 const email = text()
   .trim()
   .max(254)
   .pipe(z.email())
+  .refine((value) => Buffer.byteLength(value.slice(0, value.lastIndexOf('@')), 'utf8') <= 64, 'the part before @ must be at most 64 bytes')
   .transform((value) => value.toLowerCase());
 // Names people read: the PRECIS Nickname profile (nickname.ts), then 1 to `max` characters.
 const label = (max: number) =>

@@ -24,7 +24,7 @@ export function operationsRouter(deps: Deps, metrics: Metrics): Router {
     },
   });
 
-  route(router, '/metrics', { get: metrics.endpoint });
+  route(router, '/metrics', { get: metrics.endpoint({ dedicated: false }) });
 
   route(router, '/openapi.json', { get: (_req, res) => void res.json(document) });
 

@@ -83,6 +83,17 @@ describe('wrongly typed fields', () => {
   });
 });
 
+describe('emails', () => {
+  // RFC 5321: a local part is at most 64 octets.
+  for (const [method, path] of [['POST', '/v1/challenges'], ['POST', '/v1/tokens']] as const) {
+    it(`${method} ${path} with a local part over 64 octets -> 400 invalid_request, nothing stored`, async () => {
+      await expectProblem(await service.request(method, path, { email: `${'a'.repeat(65)}@example.com` }), 400, 'invalid_request');
+      expect(await tableCounts(service.deps)).toEqual(before);
+      expect((await service.request(method, path, { email: `${'a'.repeat(64)}@example.com` })).status).toBe(200);
+    });
+  }
+});
+
 describe('garbage inside well-formed requests', () => {
   it('random bytes as the attestation object (garbage CBOR) -> 400 registration_failed, nothing stored', async () => {
     const start = (await service.request('POST', '/v1/challenges', { email: 'bob@example.com' })).body;

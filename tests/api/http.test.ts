@@ -3,7 +3,7 @@ import { get } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createApp } from '../../server/app.js';
 import { createServer } from '../../server/http/server.js';
-import { startService, type TestService } from '../helpers/service.js';
+import { bearer, signUp, SoftAuthenticator, startService, type TestService } from '../helpers/service.js';
 
 const statusOf = (url: string, headers: Record<string, string>) =>
   new Promise<number>((resolve, reject) => get(url, { headers }, (res) => resolve((res.resume(), res.statusCode!))).on('error', reject));
@@ -26,7 +26,7 @@ describe('the HTTP server', () => {
   // have it, that changes nothing and V8's caches for them hold (server/http/server.ts).
   it("makes requests and responses with the app's prototypes, which Express then keeps", async () => {
     const app = createApp(service.deps);
-    const server = createServer(app).listen(0, '127.0.0.1');
+    const server = createServer(app, service.deps.config.connections).listen(0, '127.0.0.1');
     const seen: boolean[] = [];
     server.prependListener('request', (req, res) => seen.push(Object.getPrototypeOf(req) === app.request, Object.getPrototypeOf(res) === app.response));
     try {
@@ -106,5 +106,39 @@ describe('caching', () => {
     }
     const api = await service.request('POST', '/v1/tokens', {});
     expect(api.headers.get('etag')).toBeNull();
+  });
+
+  it('every /v1 answer carries Cache-Control: no-store: successes, problems, unknown routes and 429s', async () => {
+    const { token } = await signUp(service, new SoftAuthenticator(), 'alice@example.com');
+    const answers = [
+      await service.request('POST', '/v1/tokens', { email: 'alice@example.com' }),
+      await service.request('POST', '/v1/challenges', { email: 'bob@example.com' }),
+      await service.request('GET', '/v1/me', undefined, bearer(token)),
+      await service.request('GET', '/v1/credentials', undefined, bearer(token)),
+      await service.request('GET', '/v1/events', undefined, bearer(token)),
+      await service.request('GET', '/v1/me'),
+      await service.request('POST', '/v1/tokens', { email: 'not an email' }),
+      await service.request('GET', '/v1/challenges'),
+      await service.request('GET', '/v1/nothing-here'),
+      await service.request('GET', '/V1/ME', undefined, bearer(token)),
+    ];
+    expect(answers.map((reply) => reply.status)).toEqual([200, 200, 200, 200, 200, 401, 400, 405, 404, 200]);
+    for (const reply of answers) expect(reply.headers.get('cache-control')).toBe('no-store');
+
+    const limited = await startService({ RATE_LIMIT_ENABLED: 'true', RATE_LIMIT_ACCOUNT_PER_IP: '1' });
+    try {
+      await limited.request('GET', '/v1/me');
+      const reply = await limited.request('GET', '/v1/me');
+      expect(reply.status).toBe(429);
+      expect(reply.headers.get('cache-control')).toBe('no-store');
+    } finally {
+      await limited.close();
+    }
+  });
+
+  it('the JWKS and the pages keep caching of their own', async () => {
+    expect((await service.request('GET', '/.well-known/jwks.json')).headers.get('cache-control')).toMatch(/^public, max-age=\d+/);
+    expect((await service.request('GET', '/embed.js')).headers.get('cache-control')).toMatch(/^public, max-age=\d+/);
+    expect((await service.request('GET', '/')).headers.get('cache-control')).toBe('no-cache');
   });
 });

@@ -1,8 +1,12 @@
+import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import pino from 'pino';
 import { sql } from 'kysely';
 import pg from 'pg';
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { createMetricsApp } from '../../server/app.js';
+import { createMetrics } from '../../server/http/metrics.js';
+import { createServer } from '../../server/http/server.js';
 import { sweepExpired } from '../../server/sweep.js';
 import { engine } from '../helpers/database.js';
 import {
@@ -336,14 +340,36 @@ describe('audit trail of failed sign-ins', () => {
   }
 });
 
+const metricsToken = 'metrics-token-0123456789';
+const proxyMarkers = ['x-forwarded-for', 'x-real-ip', 'true-client-ip', 'cf-connecting-ip', 'forwarded'];
+
+/** The service's own passkey_* samples, by series. */
+async function passkeyMetrics(service: TestService): Promise<Map<string, number>> {
+  const reply = await service.request('GET', '/metrics', undefined, bearer(metricsToken));
+  expect(reply.status).toBe(200);
+  const samples = (reply.body as string).split('\n').filter((line) => line.startsWith('passkey_'));
+  return new Map(samples.map((line) => [line.slice(0, line.lastIndexOf(' ')), Number(line.slice(line.lastIndexOf(' ') + 1))]));
+}
+
+/** A dedicated metrics listener (METRICS_PORT) for the service's deps, as main.ts starts it. */
+async function metricsListener(service: TestService) {
+  const server = createServer(createMetricsApp(service.deps, createMetrics(service.deps)), service.deps.config.connections).listen(0, '127.0.0.1');
+  await new Promise((resolve) => server.once('listening', resolve));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return {
+    get: (path: string, headers: Record<string, string> = {}) => fetch(url + path, { headers }),
+    close: () => new Promise((resolve) => server.close(resolve)),
+  };
+}
+
 describe('metrics', () => {
-  it('count requests by route and status, ceremonies by result, and challenges outstanding', async () => {
-    service = await startService();
+  it('count requests by route and status, ceremonies by result, and challenges started by kind', async () => {
+    service = await startService({ METRICS_TOKEN: metricsToken });
     const authenticator = new SoftAuthenticator();
     await signUp(service, authenticator, 'alice@example.com');
     await startSignIn(service, 'alice@example.com');
     await service.request('GET', '/v1/credentials/abc');
-    const reply = await service.request('GET', '/metrics');
+    const reply = await service.request('GET', '/metrics', undefined, bearer(metricsToken));
     expect(reply.status).toBe(200);
     expect(reply.headers.get('content-type')).toContain('text/plain');
     const text = reply.body as string;
@@ -351,27 +377,68 @@ describe('metrics', () => {
     expect(text).toContain('http_requests_total{method="GET",route="/v1/credentials/:id",status="405"} 1');
     expect(text).toMatch(/http_request_duration_seconds_bucket\{le="0.005",method="PUT",route="\/v1\/challenges",status="201"\} \d+/);
     expect(text).toContain('passkey_ceremonies_total{kind="registration",step="finish",result="success"} 1');
-    expect(text).toContain('passkey_challenges_outstanding 1');
+    expect(text).toContain('passkey_challenges_started_total{kind="registration"} 1');
+    expect(text).toContain('passkey_challenges_started_total{kind="authentication"} 1');
+  });
+
+  it('move the same for a sign-in start with an unknown email as with a known one: none tells whether a row was written', async () => {
+    service = await startService({ METRICS_TOKEN: metricsToken });
+    await signUp(service, new SoftAuthenticator(), 'alice@example.com');
+    const steps: Map<string, number>[] = [await passkeyMetrics(service)];
+    for (const email of ['nobody@example.com', 'alice@example.com']) {
+      await startSignIn(service, email);
+      steps.push(await passkeyMetrics(service));
+    }
+    const change = (before: Map<string, number>, after: Map<string, number>) =>
+      Object.fromEntries([...after].map(([series, value]) => [series, value - (before.get(series) ?? 0)]).filter(([, delta]) => delta !== 0));
+    const unknown = change(steps[0]!, steps[1]!);
+    expect(unknown).toEqual({ 'passkey_ceremonies_total{kind="authentication",step="start",result="success"}': 1, 'passkey_challenges_started_total{kind="authentication"}': 1 });
+    expect(change(steps[1]!, steps[2]!)).toEqual(unknown);
   });
 
   it('need the bearer METRICS_TOKEN when one is set', async () => {
-    service = await startService({ METRICS_TOKEN: 'metrics-token-0123456789' });
+    service = await startService({ METRICS_TOKEN: metricsToken });
     expect((await service.request('GET', '/metrics')).status).toBe(401);
     expect((await service.request('GET', '/metrics', undefined, bearer('wrong'))).status).toBe(401);
-    expect((await service.request('GET', '/metrics', undefined, bearer('metrics-token-0123456789'))).status).toBe(200);
+    expect((await service.request('GET', '/metrics', undefined, bearer(metricsToken))).status).toBe(200);
   });
 
-  it('without METRICS_TOKEN, answer nothing that came through a proxy, even from the loopback interface', async () => {
-    for (const TRUST_PROXY of ['false', 'true']) {
-      service = await startService({ TRUST_PROXY });
-      for (const forwardedFor of ['127.0.0.1', '203.0.113.9']) {
-        const reply = await service.request('GET', '/metrics', undefined, { 'x-forwarded-for': forwardedFor });
-        expect(reply.status).toBe(404);
-      }
-      expect((await service.request('GET', '/metrics')).status).toBe(200);
-      await service.close();
+  it('without METRICS_TOKEN, are not served on the service port, even to a loopback client that names no proxy', async () => {
+    service = await startService({ TRUST_PROXY: 'loopback' });
+    // A proxy on this host that sends only X-Real-IP, or nothing at all, looks like a local client.
+    expect((await service.request('GET', '/metrics')).status).toBe(404);
+    for (const marker of proxyMarkers) {
+      const reply = await service.request('GET', '/metrics', undefined, { [marker]: '127.0.0.1' });
+      expect(reply.status).toBe(404);
+      expect(reply.body).toMatchObject({ code: 'not_found' });
     }
-    service = await startService(); // for afterEach
+  });
+
+  it('on a listener of their own, answer without a token any request that names no proxy, and only that', async () => {
+    service = await startService();
+    const listener = await metricsListener(service);
+    try {
+      const reply = await listener.get('/metrics');
+      expect(reply.status).toBe(200);
+      expect(await reply.text()).toContain('passkey_challenges_started_total');
+      for (const marker of proxyMarkers) expect((await listener.get('/metrics', { [marker]: '127.0.0.1' })).status).toBe(404);
+      // Nothing else is served there.
+      expect((await listener.get('/v1/me')).status).toBe(404);
+      expect((await listener.get('/healthz')).status).toBe(404);
+    } finally {
+      await listener.close();
+    }
+  });
+
+  it('on a listener of their own, need the bearer METRICS_TOKEN when one is set', async () => {
+    service = await startService({ METRICS_TOKEN: metricsToken });
+    const listener = await metricsListener(service);
+    try {
+      expect((await listener.get('/metrics')).status).toBe(401);
+      expect((await listener.get('/metrics', { 'x-forwarded-for': '203.0.113.9', ...bearer(metricsToken) })).status).toBe(200);
+    } finally {
+      await listener.close();
+    }
   });
 });
 

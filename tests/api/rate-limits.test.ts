@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { Writable } from 'node:stream';
 import pino from 'pino';
 import { createClient } from 'redis';
@@ -7,8 +7,11 @@ import { signIn, signUp, SoftAuthenticator, startService, type TestService } fro
 import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
 
 const redisUrl = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
-const limits = { RATE_LIMIT_ENABLED: 'true', RATE_LIMIT_CEREMONY_PER_IP: '5', RATE_LIMIT_CEREMONY_PER_EMAIL: '3' };
+const limits = { RATE_LIMIT_ENABLED: 'true', RATE_LIMIT_CEREMONY_PER_IP: '5', RATE_LIMIT_CEREMONY_PER_EMAIL: '3', RATE_LIMIT_DISCOVERABLE_PER_IP: '8' };
 const from = (ip: string) => ({ 'x-forwarded-for': ip });
+// A sign-in start by email, a new email each time: it spends the per-IP ceremony budget only.
+let emails = 0;
+const byEmail = () => ({ email: `user${++emails}@example.com` });
 
 const cleanup: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -20,15 +23,15 @@ async function service(env: Record<string, string>) {
   return started;
 }
 
-async function exhaust(svc: TestService, n: number, headers: Record<string, string>, body: object = {}) {
-  for (let i = 0; i < n; i++) expect((await svc.request('POST', '/v1/tokens', body, headers)).status).toBe(200);
+async function exhaust(svc: TestService, n: number, headers: Record<string, string>, body?: object) {
+  for (let i = 0; i < n; i++) expect((await svc.request('POST', '/v1/tokens', body ?? byEmail(), headers)).status).toBe(200);
 }
 
 describe('rate limits', () => {
   it('over the limit -> 429 rate_limited problem+json with Retry-After', async () => {
     const svc = await service(limits);
     await exhaust(svc, 5, {});
-    const reply = await svc.request('POST', '/v1/tokens', {});
+    const reply = await svc.request('POST', '/v1/tokens', byEmail());
     expect(reply.status).toBe(429);
     expect(reply.body).toMatchObject({ code: 'rate_limited', status: 429 });
     expect(reply.headers.get('content-type')).toMatch(/^application\/problem\+json/);
@@ -38,14 +41,14 @@ describe('rate limits', () => {
   it('one client over the limit does not affect another (TRUST_PROXY set)', async () => {
     const svc = await service({ ...limits, TRUST_PROXY: 'loopback' });
     await exhaust(svc, 5, from('203.0.113.1'));
-    expect((await svc.request('POST', '/v1/tokens', {}, from('203.0.113.1'))).status).toBe(429);
-    expect((await svc.request('POST', '/v1/tokens', {}, from('203.0.113.2'))).status).toBe(200);
+    expect((await svc.request('POST', '/v1/tokens', byEmail(), from('203.0.113.1'))).status).toBe(429);
+    expect((await svc.request('POST', '/v1/tokens', byEmail(), from('203.0.113.2'))).status).toBe(200);
   });
 
   it('without TRUST_PROXY a spoofed X-Forwarded-For does not give a fresh bucket', async () => {
     const svc = await service(limits);
     await exhaust(svc, 5, from('203.0.113.1'));
-    expect((await svc.request('POST', '/v1/tokens', {}, from('198.51.100.7'))).status).toBe(429);
+    expect((await svc.request('POST', '/v1/tokens', byEmail(), from('198.51.100.7'))).status).toBe(429);
   });
 
   it('an attacker spending the per-email limit does not lock the victim out', async () => {
@@ -66,6 +69,28 @@ describe('rate limits', () => {
     expect((await svc.request('GET', '/v1/credentials')).status).toBe(429);
   });
 
+  it('usernameless sign-in starts have a bucket of their own: autofill on every page view spends no ceremony budget', async () => {
+    const svc = await service({ ...limits, TRUST_PROXY: 'loopback' });
+    const office = from('203.0.113.40');
+    await exhaust(svc, 8, office, {});
+    const over = await svc.request('POST', '/v1/tokens', {}, office);
+    expect(over.status).toBe(429);
+    expect(over.body).toMatchObject({ code: 'rate_limited' });
+    // The ceremony budget of that address is whole, and spending it leaves the other alone.
+    await exhaust(svc, 5, office);
+    expect((await svc.request('POST', '/v1/tokens', byEmail(), office)).status).toBe(429);
+    expect((await svc.request('POST', '/v1/challenges', byEmail(), office)).status).toBe(429);
+    // Another address has both budgets.
+    expect((await svc.request('POST', '/v1/tokens', {}, from('203.0.113.41'))).status).toBe(200);
+  });
+
+  it('a malformed email is no usernameless start: it spends the ceremony budget', async () => {
+    const svc = await service(limits);
+    for (let i = 0; i < 5; i++) expect((await svc.request('POST', '/v1/tokens', { email: i % 2 ? null : 42 })).status).toBe(400);
+    expect((await svc.request('POST', '/v1/tokens', byEmail())).status).toBe(429);
+    expect((await svc.request('POST', '/v1/tokens', {})).status).toBe(200);
+  });
+
   it('RATE_LIMIT_ENABLED=false turns them off', async () => {
     const svc = await service({ ...limits, RATE_LIMIT_ENABLED: 'false' });
     await exhaust(svc, 20, {});
@@ -79,8 +104,8 @@ describe('rate limits in Redis', () => {
     const b = await service(env);
     await exhaust(a, 3, {});
     await exhaust(b, 2, {});
-    expect((await a.request('POST', '/v1/tokens', {})).status).toBe(429);
-    expect((await b.request('POST', '/v1/tokens', {})).status).toBe(429);
+    expect((await a.request('POST', '/v1/tokens', byEmail())).status).toBe(429);
+    expect((await b.request('POST', '/v1/tokens', byEmail())).status).toBe(429);
   });
 
   it('keep emails out of their keys: a long one (refused 400) leaves a short key, and none shows an email', async () => {
@@ -94,6 +119,32 @@ describe('rate limits in Redis', () => {
     const keys = await redis.keys(`${prefix}*`);
     expect(keys.filter((key) => key.includes('ceremony-email'))).toHaveLength(2);
     expect(keys.filter((key) => key.length > 200 || key.includes('@'))).toEqual([]);
+  });
+
+  it('key the per-email limit with an HMAC under the server secret, never a plain hash of the email', async () => {
+    const prefix = `test-${randomBytes(6).toString('hex')}:`;
+    const env = { ...limits, REDIS_URL: redisUrl, REDIS_KEY_PREFIX: prefix };
+    const a = await service(env);
+    const b = await service(env); // a database, and so a server secret, of its own
+    const redis = createClient({ url: redisUrl });
+    await redis.connect();
+    cleanup.push(async () => void (await redis.quit()));
+    const emailKeys = async () => (await redis.keys(`${prefix}*`)).filter((key) => key.includes('ceremony-email'));
+    const hits = async (key: string) => Number(await redis.get(key));
+    // A first command can outlast the store's timeout on a busy machine (the request then passes unlimited): ask again.
+    const poll = (check: () => Promise<unknown>) => expect.poll(check, { timeout: 10_000, interval: 100 });
+
+    await poll(async () => (await a.request('POST', '/v1/tokens', { email: 'Alice@Example.com ' }), (await emailKeys()).length)).toBe(1);
+    const [keyA] = await emailKeys();
+    const plain = createHash('sha256').update('alice@example.com').digest('base64url');
+    expect(keyA).not.toContain(plain);
+    // Spelt differently, the same address counts on the same key.
+    const before = await hits(keyA!);
+    await poll(async () => (await a.request('POST', '/v1/tokens', { email: 'alice@example.com' }), await hits(keyA!))).toBeGreaterThan(before);
+    expect(await emailKeys()).toEqual([keyA]);
+    // Another secret gives another key: nobody without the secret can test a key against a list of emails.
+    await poll(async () => (await b.request('POST', '/v1/tokens', { email: 'alice@example.com' }), (await emailKeys()).length)).toBe(2);
+    expect((await emailKeys()).every((key) => !key.includes(plain))).toBe(true);
   });
 
   it('when Redis stops answering, sign-in goes on without limits, and the service still shuts down', async () => {
@@ -130,6 +181,6 @@ describe('rate limits in Redis', () => {
     expect(warnings.length).toBeLessThanOrEqual(2);
 
     await proxy.restore();
-    await expect.poll(async () => (await svc.request('POST', '/v1/tokens', {})).status, { timeout: 10_000, interval: 200 }).toBe(429);
+    await expect.poll(async () => (await svc.request('POST', '/v1/tokens', byEmail())).status, { timeout: 10_000, interval: 200 }).toBe(429);
   });
 });

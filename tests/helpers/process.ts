@@ -37,13 +37,16 @@ async function waitUntilReady(url: string, child: ChildProcess, output: () => st
 /**
  * `fileSizeLimitKiB` caps the size of every file the process writes (RLIMIT_FSIZE,
  * set by `ulimit -f` in 512-byte blocks): a disk that fills up. Node ignores
- * SIGXFSZ, so a write past it fails with EFBIG.
+ * SIGXFSZ, so a write past it fails with EFBIG. `umask` (octal) is the one it starts with.
  */
-export async function startProcess(env: Record<string, string>, { fileSizeLimitKiB }: { fileSizeLimitKiB?: number } = {}): Promise<ServiceProcess> {
+export async function startProcess(
+  env: Record<string, string>,
+  { fileSizeLimitKiB, umask }: { fileSizeLimitKiB?: number; umask?: string } = {},
+): Promise<ServiceProcess> {
   const port = await freePort();
   const args = ['--import', 'tsx', 'server/main.ts'];
-  const [command, argv] =
-    fileSizeLimitKiB === undefined ? [process.execPath, args] : ['/bin/sh', ['-c', `ulimit -f ${fileSizeLimitKiB * 2} && exec "$0" "$@"`, process.execPath, ...args]];
+  const setup = [...(fileSizeLimitKiB === undefined ? [] : [`ulimit -f ${fileSizeLimitKiB * 2}`]), ...(umask === undefined ? [] : [`umask ${umask}`])];
+  const [command, argv] = setup.length === 0 ? [process.execPath, args] : ['/bin/sh', ['-c', `${setup.join(' && ')} && exec "$0" "$@"`, process.execPath, ...args]];
   const child = spawn(command, argv, {
     cwd: repo,
     env: { PATH: process.env.PATH, LOG_LEVEL: 'warn', ORIGINS: 'http://localhost:3000', HOST: '127.0.0.1', ...env, PORT: String(port) },

@@ -42,7 +42,7 @@ export async function startService(
     },
   };
   const deps = await openDeps(config, options.log ?? pino({ level: config.logLevel }), () => clock.now);
-  const server = createServer(createApp(deps)).listen(0, '127.0.0.1');
+  const server = createServer(createApp(deps), config.connections).listen(0, '127.0.0.1');
   await new Promise((resolve) => server.once('listening', resolve));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 

@@ -68,6 +68,40 @@ describe('loadConfig parsing', () => {
     for (const host of ['127.0.0.1', '::', '::1', 'localhost', 'Service.Internal', 'proj_app_1', 'db.example.com.']) expect(loadConfig({ HOST: host }).host).toBe(host);
   });
 
+  it('TRUST_PROXY takes false, a hop count, or the proxies\' addresses and subnets', () => {
+    expect(loadConfig({}).trustProxy).toBe(false);
+    expect(loadConfig({ TRUST_PROXY: 'false' }).trustProxy).toBe(false);
+    expect(loadConfig({ TRUST_PROXY: '2' }).trustProxy).toBe(2);
+    expect(loadConfig({ TRUST_PROXY: 'loopback, 10.0.0.0/8, ::1' }).trustProxy).toBe('loopback, 10.0.0.0/8, ::1');
+  });
+
+  it('TRUST_PROXY=true is refused, asking for the proxies\' addresses', () => {
+    const error = configError({ TRUST_PROXY: 'true' });
+    expect(error.variable).toBe('TRUST_PROXY');
+    expect(error.message).toMatch(/addresses/);
+  });
+
+  it('slow clients get tight limits by default: headers 10 s, request 30 s, keep-alive 5 s, 1,000 connections', () => {
+    expect(loadConfig({}).connections).toEqual({ headersTimeoutSeconds: 10, requestTimeoutSeconds: 30, keepAliveTimeoutSeconds: 5, maxConnections: 1000 });
+    expect(loadConfig({ HEADERS_TIMEOUT_SECONDS: '5', REQUEST_TIMEOUT_SECONDS: '5', KEEP_ALIVE_TIMEOUT_SECONDS: '65', MAX_CONNECTIONS: '200' }).connections).toEqual({
+      headersTimeoutSeconds: 5,
+      requestTimeoutSeconds: 5,
+      keepAliveTimeoutSeconds: 65,
+      maxConnections: 200,
+    });
+  });
+
+  it('metrics have no listener of their own unless METRICS_PORT is set; METRICS_HOST defaults to loopback', () => {
+    expect(loadConfig({}).metricsListener).toBeUndefined();
+    expect(loadConfig({ METRICS_PORT: '9100' }).metricsListener).toEqual({ port: 9100, host: '127.0.0.1' });
+    expect(loadConfig({ METRICS_PORT: '9100', METRICS_HOST: '10.0.0.5' }).metricsListener).toEqual({ port: 9100, host: '10.0.0.5' });
+  });
+
+  it('usernameless sign-in starts have a bucket of their own, 600 a minute by default', () => {
+    expect(loadConfig({}).rateLimits.discoverablePerIp).toBe(600);
+    expect(loadConfig({ RATE_LIMIT_DISCOVERABLE_PER_IP: '50' }).rateLimits.discoverablePerIp).toBe(50);
+  });
+
   it('USER_VERIFICATION=preferred is accepted', () => {
     expect(loadConfig({ USER_VERIFICATION: 'preferred' }).userVerification).toBe('preferred');
   });
@@ -105,6 +139,13 @@ describe('loadConfig refuses invalid input with a ConfigError naming the variabl
     ['one short API key among long ones', { API_KEYS: 'a-long-enough-api-key-1,tiny' }, 'API_KEYS'],
     ['a TRUST_PROXY that is no address', { TRUST_PROXY: 'yes' }, 'TRUST_PROXY'],
     ['a TRUST_PROXY subnet with a bad prefix', { TRUST_PROXY: 'loopback, 10.0.0.0/33' }, 'TRUST_PROXY'],
+    ['TRUST_PROXY=true', { TRUST_PROXY: 'true' }, 'TRUST_PROXY'],
+    ['a HEADERS_TIMEOUT_SECONDS of 0', { HEADERS_TIMEOUT_SECONDS: '0' }, 'HEADERS_TIMEOUT_SECONDS'],
+    ['a REQUEST_TIMEOUT_SECONDS shorter than the headers timeout', { HEADERS_TIMEOUT_SECONDS: '20', REQUEST_TIMEOUT_SECONDS: '10' }, 'REQUEST_TIMEOUT_SECONDS'],
+    ['a MAX_CONNECTIONS of 0', { MAX_CONNECTIONS: '0' }, 'MAX_CONNECTIONS'],
+    ['a METRICS_PORT that is PORT', { PORT: '3000', METRICS_PORT: '3000' }, 'METRICS_PORT'],
+    ['a METRICS_HOST without METRICS_PORT', { METRICS_HOST: '127.0.0.1' }, 'METRICS_HOST'],
+    ['a METRICS_HOST with a port', { METRICS_PORT: '9100', METRICS_HOST: '127.0.0.1:9100' }, 'METRICS_HOST'],
     ['a REDIS_URL that is not redis://', { REDIS_URL: 'http://127.0.0.1:6379' }, 'REDIS_URL'],
     ['a DATABASE_URL that is a sqlite:// URL', { DATABASE_URL: 'sqlite:///var/lib/passkeys.db' }, 'DATABASE_URL'],
     ['a DATABASE_URL for another database', { DATABASE_URL: 'mysql://root@127.0.0.1/passkeys' }, 'DATABASE_URL'],

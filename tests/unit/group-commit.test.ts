@@ -198,7 +198,7 @@ async function serve(database: Db, log = pino({ level: 'silent' })) {
   const now = () => new Date();
   const config = loadConfig({ LOG_LEVEL: 'info', RATE_LIMIT_ENABLED: 'false' });
   const deps = { config, db: database, keys: await loadSigningKeys(database, now()), enumerationSecret: await loadSecret(database, 'enumeration', now()), now, log };
-  const server = createServer(createApp(deps)).listen(0, '127.0.0.1');
+  const server = createServer(createApp(deps), config.connections).listen(0, '127.0.0.1');
   await new Promise((resolve) => server.once('listening', resolve));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const call = (method: string, path: string, body?: unknown, signal?: AbortSignal) =>
