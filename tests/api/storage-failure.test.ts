@@ -9,6 +9,7 @@ import { engine } from '../helpers/database.js';
 import { apiKey, bearer, SoftAuthenticator, signUp, startService, tableCounts, type TestService } from '../helpers/service.js';
 
 let service: TestService;
+const metricsToken = 'metrics-token-0123456789';
 afterEach(() => service?.close());
 
 /** Makes the service's only connection refuse writes (pool size 1 on PostgreSQL). */
@@ -18,7 +19,7 @@ const refuseWrites = (refuse: boolean) =>
     : sql.raw(`set default_transaction_read_only = ${refuse ? 'on' : 'off'}`).execute(service.deps.db);
 
 it('a read-only database -> 503 service_unavailable, nothing half-written; reads go on', async () => {
-  service = await startService({ DATABASE_POOL_SIZE: '1' });
+  service = await startService({ DATABASE_POOL_SIZE: '1', METRICS_TOKEN: metricsToken });
   const authenticator = new SoftAuthenticator();
   const { token } = await signUp(service, new SoftAuthenticator(), 'first@example.com');
   const start = await service.request('POST', '/v1/challenges', { email: 'ro@example.com' });
@@ -31,7 +32,7 @@ it('a read-only database -> 503 service_unavailable, nothing half-written; reads
   expect(finish.headers.get('content-type')).toContain('application/problem+json');
   expect(finish.body.code).toBe('service_unavailable');
   expect(finish.headers.get('retry-after')).toBe('5');
-  const metrics = await service.request('GET', '/metrics');
+  const metrics = await service.request('GET', '/metrics', undefined, bearer(metricsToken));
   expect(metrics.body).toContain('passkey_ceremonies_total{kind="registration",step="finish",result="service_unavailable"} 1');
 
   expect((await service.request('GET', '/readyz')).status).toBe(200);

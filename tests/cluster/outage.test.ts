@@ -5,6 +5,8 @@ import { freshPostgresSchema, type TestDatabase } from '../helpers/database.js';
 import { signIn, signUp, SoftAuthenticator, startService, tableCounts, type TestService } from '../helpers/service.js';
 import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
 
+const metricsToken = 'metrics-token-0123456789';
+
 let database: TestDatabase;
 let proxy: TcpProxy;
 let service: TestService;
@@ -13,7 +15,7 @@ beforeEach(async () => {
   const url = new URL(database.url);
   proxy = await startTcpProxy({ host: url.hostname, port: Number(url.port || 5432) });
   url.host = `127.0.0.1:${proxy.port}`;
-  service = await startService({ DATABASE_URL: url.toString() });
+  service = await startService({ DATABASE_URL: url.toString(), METRICS_TOKEN: metricsToken });
 });
 afterEach(async () => {
   await service.close();
@@ -32,8 +34,8 @@ it('answers 503 while the database is unreachable, keeps /healthz up, and recove
   expect(start.headers.get('content-type')).toMatch(/^application\/problem\+json/);
   expect((await service.request('GET', '/readyz')).status).toBe(503);
   expect((await service.request('GET', '/healthz')).status).toBe(200);
-  // Metrics go on (the outage is when they matter), without the gauge that needs the database.
-  const metrics = await service.request('GET', '/metrics');
+  // Metrics go on (the outage is when they matter): none of them needs the database.
+  const metrics = await service.request('GET', '/metrics', undefined, { authorization: `Bearer ${metricsToken}` });
   expect(metrics.status).toBe(200);
   expect(metrics.body).toContain('http_requests_total{method="POST",route="/v1/tokens",status="503"} 1');
   const signUpDuringOutage = await service.request('POST', '/v1/challenges', { email: 'bob@example.com' });
