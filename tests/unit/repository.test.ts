@@ -1,5 +1,5 @@
-// The repository stands on its own: no tracked file points outside it (a path such as
-// ../shared) or to the team's issue tracker, since a clone has neither. The file list
+// The repository stands on its own: no tracked file points outside it (a folder beside
+// the checkout) or to the team's issue tracker, since a clone has neither. The file list
 // is read from git at run time, so a file added later is checked too.
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
