@@ -8,6 +8,8 @@ export type UserVerification = 'required' | 'preferred';
 export interface Config {
   port: number;
   host: string;
+  /** The service's own public URL: the default token issuer and, by its origin, the default ORIGINS. */
+  publicUrl: string;
   rpId: string;
   rpName: string;
   origins: string[];
@@ -169,6 +171,24 @@ function checkOrigin(origin: string, rpId: string) {
   }
 }
 
+// The service's own address, as its users and verifiers reach it. It is the token
+// issuer, so it must not move when a site's origin is added to ORIGINS.
+function publicUrl(raw: string | undefined, port: number): string {
+  const value = raw?.trim() || `http://localhost:${port || 3000}`;
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new ConfigError('PUBLIC_URL', `"${value}" is not a URL`);
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new ConfigError('PUBLIC_URL', `"${value}" must be an https URL (http on localhost)`);
+  if (url.search || url.hash || url.username || url.password) {
+    throw new ConfigError('PUBLIC_URL', `"${value}" must be an origin, or an origin and a path, without query, fragment or credentials`);
+  }
+  secureOrigin(url.origin, 'PUBLIC_URL');
+  return url.origin + url.pathname.replace(/\/+$/, '');
+}
+
 // Top origins are the pages that frame a ceremony running on one of ORIGINS: any site.
 function topOrigins(raw: string | undefined): string[] {
   const origins = list(raw);
@@ -224,8 +244,9 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   if (!rpIdPattern.test(rpId)) {
     throw new ConfigError('RP_ID', `"${rpId}" is not a lower-case domain name (no scheme, no port)`);
   }
+  const ownUrl = publicUrl(env.PUBLIC_URL, port);
   const origins = list(env.ORIGINS);
-  if (origins.length === 0) origins.push(`http://localhost:${port || 3000}`);
+  if (origins.length === 0) origins.push(new URL(ownUrl).origin);
   for (const origin of origins) checkOrigin(origin, rpId);
 
   const apiKeys = list(env.API_KEYS);
@@ -236,6 +257,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   return {
     port,
     host: bindAddress(env.HOST),
+    publicUrl: ownUrl,
     rpId,
     rpName: env.RP_NAME?.trim() || 'Passkey service',
     origins,
@@ -245,7 +267,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     challengeTtlSeconds: integer(env, 'CHALLENGE_TTL_SECONDS', 300, 10, 3600),
     sessionTtlSeconds: integer(env, 'SESSION_TTL_SECONDS', 3600, 60, 30 * 24 * 3600),
     reauthMaxAgeSeconds: integer(env, 'REAUTH_MAX_AGE_SECONDS', 300, 1, 24 * 3600),
-    tokenIssuer: env.TOKEN_ISSUER?.trim() || origins[0]!,
+    tokenIssuer: env.TOKEN_ISSUER?.trim() || ownUrl,
     tokenAudience: env.TOKEN_AUDIENCE?.trim() || rpId,
     apiKeys,
     userVerification: oneOf(env, 'USER_VERIFICATION', ['required', 'preferred'] as const, 'required'),

@@ -108,7 +108,7 @@ function withCommonResponses<T extends Record<string, Record<string, unknown>>>(
   return paths;
 }
 
-export function openApiDocument(config: Pick<Config, 'rpName' | 'origins'>) {
+export function openApiDocument(config: Pick<Config, 'rpName' | 'publicUrl'>) {
   return {
     openapi: '3.1.0',
     info: {
@@ -116,7 +116,7 @@ export function openApiDocument(config: Pick<Config, 'rpName' | 'origins'>) {
       version: '1',
       description: 'Passkey (WebAuthn) sign-up and sign-in, and session tokens other backends can verify.',
     },
-    servers: [{ url: config.origins[0] }],
+    servers: [{ url: config.publicUrl }],
     components: {
       schemas,
       securitySchemes: {

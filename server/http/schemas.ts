@@ -1,4 +1,4 @@
-// Request bodies, as the contract (../shared/API.md) defines them. Unknown fields
+// Request bodies, as the contract (docs/api.md) defines them. Unknown fields
 // are ignored; anything of the wrong shape is 400 invalid_request. These schemas
 // also feed the OpenAPI document, so the reference and the checks cannot drift.
 import type { AuthenticatorAttachment } from '@simplewebauthn/server';

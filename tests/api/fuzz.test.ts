@@ -1,4 +1,4 @@
-// Property-based fuzzing of the HTTP contract (../../shared/API.md) with fast-check.
+// Property-based fuzzing of the HTTP contract (docs/api.md) with fast-check.
 //
 // Thousands of random and mutated requests go at every endpoint. For every one of them
 // this file checks what the contract promises about bad input:

@@ -142,6 +142,15 @@ it('the document covers every endpoint of the contract', () => {
   );
 });
 
+it('names the service\'s PUBLIC_URL as its server, not the first of ORIGINS', async () => {
+  const other = await startService({ RP_ID: 'example.com', PUBLIC_URL: 'https://auth.example.com', ORIGINS: 'https://shop.example.com,https://auth.example.com' });
+  try {
+    expect((await other.request('GET', '/openapi.json')).body.servers).toEqual([{ url: 'https://auth.example.com' }]);
+  } finally {
+    await other.close();
+  }
+});
+
 it('every documented operation is routed: none answers 404 or 405', async () => {
   const unrouted: string[] = [];
   for (const [path, methods] of documentedPaths()) {

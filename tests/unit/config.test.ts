@@ -29,6 +29,7 @@ describe('loadConfig defaults', () => {
       challengeTtlSeconds: 300,
       sessionTtlSeconds: 3600,
       userVerification: 'required',
+      publicUrl: 'http://localhost:3000',
       tokenIssuer: 'http://localhost:3000',
       tokenAudience: 'localhost',
       apiKeys: [],
@@ -36,10 +37,40 @@ describe('loadConfig defaults', () => {
     });
   });
 
-  it('the token issuer defaults to the first origin and the audience to the RP ID', () => {
-    const config = loadConfig({ RP_ID: 'example.com', ORIGINS: 'https://login.example.com,https://example.com' });
+  it('the token issuer defaults to PUBLIC_URL and the audience to the RP ID', () => {
+    const config = loadConfig({ RP_ID: 'example.com', PUBLIC_URL: 'https://login.example.com', ORIGINS: 'https://login.example.com,https://example.com' });
     expect(config.tokenIssuer).toBe('https://login.example.com');
     expect(config.tokenAudience).toBe('example.com');
+  });
+
+  it('adding a site\'s origin in front of ORIGINS leaves the issuer as it is', () => {
+    const env = { RP_ID: 'example.com', PUBLIC_URL: 'https://auth.example.com', ORIGINS: 'https://auth.example.com' };
+    const before = loadConfig(env);
+    const after = loadConfig({ ...env, ORIGINS: 'https://shop.example.com,https://auth.example.com' });
+    expect(after.origins).toEqual(['https://shop.example.com', 'https://auth.example.com']);
+    expect(after.tokenIssuer).toBe('https://auth.example.com');
+    expect(after.tokenIssuer).toBe(before.tokenIssuer);
+  });
+
+  it('without PUBLIC_URL, the issuer stays http://localhost:$PORT whatever ORIGINS lists', () => {
+    const config = loadConfig({ ORIGINS: 'http://app.localhost:8080,http://localhost:3000' });
+    expect(config.publicUrl).toBe('http://localhost:3000');
+    expect(config.tokenIssuer).toBe('http://localhost:3000');
+    expect(loadConfig({ PORT: '4000' }).tokenIssuer).toBe('http://localhost:4000');
+  });
+
+  it('ORIGINS defaults to PUBLIC_URL\'s origin, and TOKEN_ISSUER still wins over PUBLIC_URL', () => {
+    const config = loadConfig({ RP_ID: 'example.com', PUBLIC_URL: 'https://auth.example.com/passkeys/' });
+    expect(config.publicUrl).toBe('https://auth.example.com/passkeys');
+    expect(config.origins).toEqual(['https://auth.example.com']);
+    expect(config.tokenIssuer).toBe('https://auth.example.com/passkeys');
+    expect(loadConfig({ RP_ID: 'example.com', PUBLIC_URL: 'https://auth.example.com/', TOKEN_ISSUER: 'https://issuer.example' }).tokenIssuer).toBe('https://issuer.example');
+    expect(loadConfig({ RP_ID: 'example.com', PUBLIC_URL: 'https://auth.example.com/' }).publicUrl).toBe('https://auth.example.com');
+  });
+
+  it('the command that adds a site is accepted as shown', () => {
+    const config = loadConfig({ ORIGINS: 'https://auth.example.com,https://shop.example.com', PUBLIC_URL: 'https://auth.example.com', RP_ID: 'example.com' });
+    expect(config).toMatchObject({ origins: ['https://auth.example.com', 'https://shop.example.com'], tokenIssuer: 'https://auth.example.com', tokenAudience: 'example.com' });
   });
 });
 
@@ -149,6 +180,11 @@ describe('loadConfig refuses invalid input with a ConfigError naming the variabl
     ['a REDIS_URL that is not redis://', { REDIS_URL: 'http://127.0.0.1:6379' }, 'REDIS_URL'],
     ['a DATABASE_URL that is a sqlite:// URL', { DATABASE_URL: 'sqlite:///var/lib/passkeys.db' }, 'DATABASE_URL'],
     ['a DATABASE_URL for another database', { DATABASE_URL: 'mysql://root@127.0.0.1/passkeys' }, 'DATABASE_URL'],
+    ['a PUBLIC_URL that is not a URL', { PUBLIC_URL: 'auth.example.com' }, 'PUBLIC_URL'],
+    ['a PUBLIC_URL over http off localhost', { RP_ID: 'example.com', PUBLIC_URL: 'http://auth.example.com' }, 'PUBLIC_URL'],
+    ['a PUBLIC_URL with a query', { PUBLIC_URL: 'http://localhost:3000/?x=1' }, 'PUBLIC_URL'],
+    ['a PUBLIC_URL of another scheme', { PUBLIC_URL: 'ftp://localhost' }, 'PUBLIC_URL'],
+    ['a PUBLIC_URL off RP_ID with ORIGINS left to its default', { RP_ID: 'example.com', PUBLIC_URL: 'https://auth.example.org' }, 'ORIGINS'],
     ['a HOST with a port', { HOST: '0.0.0.0:3000' }, 'HOST'],
     ['a HOST with a scheme', { HOST: 'http://localhost' }, 'HOST'],
     ['a HOST that is an IPv6 address in brackets', { HOST: '[::1]' }, 'HOST'],
