@@ -71,7 +71,9 @@ describe('crash safety', () => {
       try {
         const first = await startProcess(env);
         const running = load(first, accounts, round);
-        await new Promise((resolve) => setTimeout(resolve, 300 + Math.random() * 1200));
+        // The kill lands at a random moment after the first acknowledged sign-in, however slow the machine.
+        while (!accounts.some((account) => account.acknowledgedCounter > 0)) await new Promise((resolve) => setTimeout(resolve, 20));
+        await new Promise((resolve) => setTimeout(resolve, Math.random() * 1200));
         await first.stop('SIGKILL');
         await running;
         expect(accounts.length).toBeGreaterThan(0);
