@@ -1,6 +1,6 @@
 import { isIP } from 'node:net';
 import { uuidv7 } from 'uuidv7';
-import { prepare } from './prepared.js';
+import { prepare, type EveryColumn } from './prepared.js';
 import { lockUser } from './users.js';
 import type { AuditEventsTable, Db } from './schema.js';
 
@@ -23,7 +23,7 @@ const insert = prepare((db, e: AuditEventsTable) =>
     detail: e.detail,
     ip: e.ip,
     created_at: e.created_at,
-  }),
+  } satisfies EveryColumn<AuditEventsTable>),
 );
 
 // Ids are UUIDv7 (RFC 9562), which grow with each event this process records: events
