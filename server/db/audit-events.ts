@@ -35,7 +35,7 @@ export async function insertAuditEvent(db: Db, event: NewAuditEvent): Promise<vo
   await insert(db, { id: uuidv7(), credential_id: null, ...event, ip, detail: clean(event.detail) });
 }
 
-/** At most this many unsigned `sign_in.failed` per account in any hour reach the trail (README, "Audit trail"). */
+/** At most this many unsigned `sign_in.failed` per account in any hour reach the trail. */
 export const FAILED_SIGN_INS_PER_HOUR = 10;
 
 /**
