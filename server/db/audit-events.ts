@@ -1,6 +1,6 @@
 import { isIP } from 'node:net';
 import { uuidv7 } from 'uuidv7';
-import { prepare } from './prepared.js';
+import { prepare, type EveryColumn } from './prepared.js';
 import { lockUser } from './users.js';
 import type { AuditEventsTable, Db } from './schema.js';
 
@@ -23,7 +23,7 @@ const insert = prepare((db, e: AuditEventsTable) =>
     detail: e.detail,
     ip: e.ip,
     created_at: e.created_at,
-  }),
+  } satisfies EveryColumn<AuditEventsTable>),
 );
 
 // Ids are UUIDv7 (RFC 9562), which grow with each event this process records: events
@@ -35,7 +35,7 @@ export async function insertAuditEvent(db: Db, event: NewAuditEvent): Promise<vo
   await insert(db, { id: uuidv7(), credential_id: null, ...event, ip, detail: clean(event.detail) });
 }
 
-/** At most this many unsigned `sign_in.failed` per account in any hour reach the trail (README, "Audit trail"). */
+/** At most this many unsigned `sign_in.failed` per account in any hour reach the trail. */
 export const FAILED_SIGN_INS_PER_HOUR = 10;
 
 /**

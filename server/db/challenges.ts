@@ -1,4 +1,4 @@
-import { prepare } from './prepared.js';
+import { prepare, type EveryColumn } from './prepared.js';
 import type { ChallengesTable, Db } from './schema.js';
 
 // Prepared (compiled once, see prepared.ts): both run once per ceremony.
@@ -14,7 +14,7 @@ const insert = prepare((db, c: ChallengesTable) =>
     session_jti: c.session_jti,
     expires_at: c.expires_at,
     created_at: c.created_at,
-  }),
+  } satisfies EveryColumn<ChallengesTable>),
 );
 const consume = prepare((db, { id }: { id: string }) => db.deleteFrom('challenges').where('id', '=', id).returningAll());
 

@@ -14,7 +14,7 @@ const unavailableCodes = new Set([
   // and a server that answers but cannot write: disk full, out of memory, I/O error,
   // read-only transaction (a standby after a fail-over)
   '57P01', '57P02', '57P03', '53300', '57014', '53100', '53200', '58030', '25006',
-  // SQLite: the WAL could not be flushed (connect.ts)
+  // SQLite: the WAL could not be flushed (group-commit.ts)
   'WAL_FLUSH_FAILED',
 ]);
 // PostgreSQL: connection exceptions. SQLite: another process held the lock for longer

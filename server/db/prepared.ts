@@ -1,13 +1,15 @@
-// Queries compiled once. Kysely builds and compiles a query on every call (immutable
-// node trees, a visitor, a new SQL string): on the sign-in path that was a tenth of
-// the CPU. A prepared query is built once per database with a placeholder for each
-// argument, compiled, and then run with the arguments bound in their places: the
-// same SQL, the same parameters, the same results as building it afresh.
+// Queries compiled once. A prepared query is built once per dialect with a placeholder
+// for each argument, compiled, then run with the arguments bound in their places: the
+// same SQL, parameters and results as building it afresh, without Kysely's per-call build.
+// A prepared insert names each column (a placeholder has no keys to spread), so its values
+// must satisfy EveryColumn<Table>: a column the table gains and the insert forgets fails tsc.
 import type { Compilable, CompiledQuery, DialectAdapter, QueryResult } from 'kysely';
 import type { Db } from './schema.js';
 
-// An argument's stand-in while the query is built: Kysely passes values through to
-// the compiled parameters untouched, so each can be found there again.
+/** Every column of a row, none optional: `values({ ... } satisfies EveryColumn<SessionsTable>)`. */
+export type EveryColumn<Row> = { [Column in keyof Row]-?: Row[Column] };
+
+// Kysely passes values through to the compiled parameters untouched, so each stand-in can be found there again.
 class Placeholder {
   constructor(readonly name: string) {}
 }

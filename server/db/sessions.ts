@@ -1,4 +1,4 @@
-import { prepare } from './prepared.js';
+import { prepare, type EveryColumn } from './prepared.js';
 import type { Db, SessionsTable } from './schema.js';
 
 // Prepared (compiled once, see prepared.ts): every sign-in inserts one.
@@ -12,7 +12,7 @@ const insert = prepare((db, s: SessionsTable) =>
     revoked_at: s.revoked_at,
     auth_time: s.auth_time,
     ip: s.ip,
-  }),
+  } satisfies EveryColumn<SessionsTable>),
 );
 
 export async function insertSession(db: Db, session: SessionsTable): Promise<void> {

@@ -1,4 +1,4 @@
-// Group commit on SQLite (db/connect.ts): a write that was answered is on disk,
+// Group commit on SQLite (db/group-commit.ts): a write that was answered is on disk,
 // because it waited for an fdatasync of the WAL that began after its commit; the
 // connection is free for others meanwhile; commits made during one flush share
 // the next; reads never wait; a sign-in start writes and waits for a flush whether

@@ -1,4 +1,4 @@
-// The settings a SQLite file gets when the service opens it (db/connect.ts): the
+// The settings a SQLite file gets when the service opens it (db/sqlite.ts): the
 // WAL (group commit and readers beside a writer need it), foreign keys enforced,
 // and SQLite's own 2 MB page cache rather than the 16 MB better-sqlite3 builds in,
 // which would fill as the tables grow and stay in the process's memory.
