@@ -5,7 +5,7 @@
 'use strict';
 
 document.addEventListener('alpine:init', () => {
-  const { browserSupportsWebAuthn, browserSupportsWebAuthnAutofill, startAuthentication } = SimpleWebAuthnBrowser;
+  const { browserSupportsWebAuthn } = SimpleWebAuthnBrowser;
   const api = createPasskeyClient(new URL('./', location.href));
   const dateTime = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'short' });
   const timeOfDay = new Intl.DateTimeFormat(undefined, { timeStyle: 'short' });
@@ -39,12 +39,20 @@ document.addEventListener('alpine:init', () => {
     draftName: '',
     deleting: null, // the passkey the confirmation dialog asks about
     now: Date.now(),
-    autofillTimer: 0,
     statusTimer: 0,
+    startAutofill: () => {}, // offers this site's passkeys in the Email field's autofill: made by init()
 
     init() {
       // Keep what was typed (or restored by the browser) before this script ran.
       this.email = document.getElementById('email').value;
+      // A sign-in through autofill that fails says why, and autofill is offered again.
+      this.startAutofill = createAutofill(api, {
+        canOffer: () => !this.session && !this.busy,
+        signIn: (finish) =>
+          this.run('authentication', async () => {
+            await this.signedIn(await finish(), 'You are signed in.');
+          }),
+      });
       if (!this.supported) return;
       setInterval(() => this.tick(), 15_000);
       this.startAutofill();
@@ -131,31 +139,6 @@ document.addEventListener('alpine:init', () => {
       this.emailInvalid = false;
       this.say('info', ceremonyPrompts.authentication);
       await this.signedIn(await api.signIn(email), 'You are signed in.');
-    },
-
-    // Autofill (conditional UI): the browser lists this site's passkeys among the Email
-    // field's suggestions. The request waits until one is picked or a button's ceremony
-    // aborts it, and is renewed before its challenge expires. A failed request stays
-    // quiet and is not retried at once: the buttons work, and say what is wrong. A
-    // sign-in through it that fails says why, and offers autofill again.
-    async startAutofill() {
-      clearTimeout(this.autofillTimer);
-      if (this.session || this.busy || !(await browserSupportsWebAuthnAutofill())) return;
-      const started = await api.startSignIn().catch(() => null);
-      if (!started || this.session || this.busy) return;
-      const renewIn = Math.max((started.options.timeout ?? 300_000) - 30_000, 30_000);
-      this.autofillTimer = setTimeout(() => this.startAutofill(), renewIn);
-      let authentication;
-      try {
-        authentication = await startAuthentication({ optionsJSON: started.options, useBrowserAutofill: true });
-      } catch {
-        return;
-      }
-      clearTimeout(this.autofillTimer);
-      await this.run('authentication', async () => {
-        await this.signedIn(await api.finishSignIn(started.challengeId, authentication), 'You are signed in.');
-      });
-      this.startAutofill(); // offered again after a failed sign-in (not once signed in)
     },
 
     async signedIn({ token, expiresAt }, message) {

@@ -10,7 +10,8 @@
 // also offers the site's passkeys in its autofill. Styles are a constructed stylesheet and
 // the markup is built with DOM calls, so a strict CSP on the page needs nothing
 // beyond allowing this script and requests to the service (script-src, connect-src).
-// /embed.js serves this file inside one function, after web/passkeys.js.
+// /embed.js serves this file inside one function, after web/passkeys.js and `embedCss`
+// (the text of web/embed.css).
 
 const script = document.currentScript;
 if (!script) throw new Error('passkey form: load embed.js with a classic <script src> tag, not as a module');
@@ -19,61 +20,7 @@ const api = createPasskeyClient(serviceUrl);
 const targetSelector = script.dataset.target || '#passkey-form';
 
 const styles = new CSSStyleSheet();
-styles.replaceSync(`
-  :host { display: block; max-width: 26rem; }
-  :host([hidden]) { display: none; }
-  * { box-sizing: border-box; }
-  /* The site's rules win over :host on the element holding the form, and what they
-     set there would be inherited: the form starts from nothing instead. */
-  form {
-    all: initial;
-    box-sizing: border-box;
-    color: #1b1f2a;
-    font: 16px/1.5 system-ui, -apple-system, 'Segoe UI', Roboto, 'Helvetica Neue', Arial, sans-serif;
-    display: grid;
-    gap: 0.4rem;
-    padding: 1.25rem;
-    border: 1px solid #dfe2ea;
-    border-radius: 14px;
-    background: #fff;
-  }
-  label { font-weight: 600; }
-  input {
-    width: 100%;
-    min-height: 2.9rem;
-    padding: 0.6rem 0.8rem;
-    border: 1px solid #c9cedb;
-    border-radius: 10px;
-    background: #fff;
-    color: inherit;
-    font: inherit;
-  }
-  input[aria-invalid='true'] { border-color: #b42318; }
-  .hint { margin: 0; color: #5a6273; font-size: 0.88rem; }
-  .actions { display: grid; grid-template-columns: 1fr 1fr; gap: 0.6rem; margin-top: 0.6rem; }
-  button {
-    min-height: 2.9rem;
-    padding: 0.55rem 1rem;
-    border: 1px solid #c9cedb;
-    border-radius: 10px;
-    background: #fff;
-    color: inherit;
-    font: inherit;
-    font-weight: 600;
-    cursor: pointer;
-  }
-  button:hover { border-color: #5a6273; }
-  button.primary {
-    border-color: var(--passkey-accent, #4338ca);
-    background: var(--passkey-accent, #4338ca);
-    color: #fff;
-  }
-  :focus-visible { outline: 3px solid #2563eb; outline-offset: 2px; }
-  input:focus-visible { outline-offset: 0; }
-  .status { min-height: 2.8em; margin: 0.2rem 0 0; font-size: 0.92rem; }
-  .status.error { color: #b42318; }
-  .status.success { color: #0f7a55; }
-`);
+styles.replaceSync(embedCss);
 
 function element(tag, attributes, ...children) {
   const node = document.createElement(tag);
@@ -130,8 +77,6 @@ function mount(host) {
 
   let busy = false;
   let signedIn = false;
-  const offersAutofill = !autofillTaken; // see offerAutofill
-  autofillTaken = true;
   // One ceremony at a time; what it ends with is said and dispatched.
   async function run(ceremony, action) {
     busy = true;
@@ -151,8 +96,18 @@ function mount(host) {
       busy = false;
       form.removeAttribute('aria-busy');
     }
-    if (offersAutofill) offerAutofill();
   }
+
+  // Autofill (conditional UI), in the first form of the page only: a browser takes one
+  // such request at a time. It is offered again after a button's ceremony that did not
+  // sign the person in.
+  const offersAutofill = !autofillTaken;
+  autofillTaken = true;
+  const offerAutofill = createAutofill(api, {
+    canOffer: () => !signedIn && !busy,
+    signIn: (finish) => run('authentication', finish),
+    fieldInShadowRoot: true,
+  });
 
   form.addEventListener('submit', async (event) => {
     event.preventDefault();
@@ -166,31 +121,9 @@ function mount(host) {
     email.setAttribute('aria-invalid', 'false');
     say('info', ceremonyPrompts[ceremony]);
     await run(ceremony, () => (signingUp ? api.signUp(email.value) : api.signIn(email.value)));
+    if (offersAutofill) offerAutofill();
   });
 
-  // Autofill (conditional UI), in the first form of the page only (a browser takes one
-  // such request at a time): the browser lists this site's passkeys among the Email
-  // field's suggestions. A button's ceremony aborts the request (SimpleWebAuthn does);
-  // it is renewed before its challenge expires, and offered again after a ceremony
-  // that did not sign the person in. A request that cannot start stays quiet.
-  let autofillTimer;
-  async function offerAutofill() {
-    clearTimeout(autofillTimer);
-    if (signedIn || busy || !(await SimpleWebAuthnBrowser.browserSupportsWebAuthnAutofill())) return;
-    const started = await api.startSignIn().catch(() => null);
-    if (!started || signedIn || busy) return;
-    autofillTimer = setTimeout(offerAutofill, Math.max((started.options.timeout ?? 300_000) - 30_000, 30_000));
-    let authentication;
-    try {
-      // The field is in a shadow root, where SimpleWebAuthn does not look for it.
-      const request = { optionsJSON: started.options, useBrowserAutofill: true, verifyBrowserAutofillInput: false };
-      authentication = await SimpleWebAuthnBrowser.startAuthentication(request);
-    } catch {
-      return;
-    }
-    clearTimeout(autofillTimer);
-    await run('authentication', () => api.finishSignIn(started.challengeId, authentication));
-  }
   if (offersAutofill) offerAutofill();
 }
 

@@ -161,3 +161,37 @@ function describeError(error, ceremony) {
   console.error(error);
   return { code: 'unexpected', message: 'Something went wrong. Try again.' };
 }
+
+/**
+ * Autofill (conditional UI): the browser lists this site's passkeys among the suggestions
+ * of the field marked `autocomplete="username webauthn"`. Returns `offer()`, which starts
+ * a usernameless sign-in and waits until a passkey is picked or a button's ceremony aborts
+ * the request (SimpleWebAuthn does). The request is renewed before its challenge expires,
+ * and offered again once `signIn` has run; `canOffer()` says no while signed in or busy.
+ * A request that cannot start stays quiet and is not retried at once: the buttons work,
+ * and say what is wrong.
+ * `signIn(finish)` runs `finish()`, which resolves to { userId, token, expiresAt }, as the
+ * page's own ceremony. `fieldInShadowRoot`: SimpleWebAuthn cannot look for the field there.
+ */
+function createAutofill(api, { canOffer, signIn, fieldInShadowRoot = false }) {
+  const { browserSupportsWebAuthnAutofill, startAuthentication } = SimpleWebAuthnBrowser;
+  let renewal;
+  async function offer() {
+    clearTimeout(renewal);
+    if (!canOffer() || !(await browserSupportsWebAuthnAutofill())) return;
+    const started = await api.startSignIn().catch(() => null);
+    if (!started || !canOffer()) return;
+    renewal = setTimeout(offer, Math.max((started.options.timeout ?? 300_000) - 30_000, 30_000));
+    let authentication;
+    try {
+      const request = { optionsJSON: started.options, useBrowserAutofill: true, verifyBrowserAutofillInput: !fieldInShadowRoot };
+      authentication = await startAuthentication(request);
+    } catch {
+      return;
+    }
+    clearTimeout(renewal);
+    await signIn(() => api.finishSignIn(started.challengeId, authentication));
+    offer(); // after a sign-in that failed (canOffer is false once signed in)
+  }
+  return offer;
+}

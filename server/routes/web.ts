@@ -1,8 +1,9 @@
 // The browser side: the demo page at `/` and its files from web/, the two browser
 // libraries it needs (served from node_modules, never from a CDN), and `/embed.js`,
 // the embeddable form. `/embed.js` is one script for other origins to load: the
-// SimpleWebAuthn bundle, web/passkeys.js and web/embed.js, wrapped in one function
-// so that nothing of it lands in the embedding page's globals.
+// SimpleWebAuthn bundle, web/passkeys.js, web/embed.css as the string `embedCss` and
+// web/embed.js, wrapped in one function so that nothing of it lands in the embedding
+// page's globals.
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -39,6 +40,7 @@ function embedScript(simpleWebAuthn: string, webDir: string): string {
     simpleWebAuthn,
     'const SimpleWebAuthnBrowser = module.exports;',
     read(join(webDir, 'passkeys.js')),
+    `const embedCss = ${JSON.stringify(read(join(webDir, 'embed.css')))};`,
     read(join(webDir, 'embed.js')),
     '})();',
   ].join('\n');

@@ -1,0 +1,129 @@
+// The endpoints that take a JSON body, with what a schema-valid body gets there, and what
+// any body text gets, in the order the service reads it.
+import { randomUUID } from 'node:crypto';
+import fc from 'fast-check';
+import { expect } from 'vitest';
+import type { z } from 'zod';
+import * as schemas from '../../../server/http/schemas.js';
+import { apiKey } from '../../helpers/service.js';
+import { isSameToken, rejected, startsChallenge, type Outcome, type Request } from './oracles.js';
+import { ALICE, BODY_LIMIT, JSON_TYPE, type World } from './world.js';
+
+export interface BodyEndpoint {
+  name: string;
+  method: string;
+  path(world: World): string;
+  headers(world: World): Record<string, string>;
+  schema: z.ZodType;
+  template(world: World): Record<string, unknown>;
+  accepted(world: World, body: any): Outcome; // for a body the contract's schema accepts
+}
+
+const bodyEndpointList: BodyEndpoint[] = [
+  {
+    name: 'start sign-up',
+    method: 'POST',
+    path: () => '/v1/challenges',
+    headers: () => ({}),
+    schema: schemas.StartRegistration,
+    template: () => ({ email: 'new@example.com', displayName: 'New' }),
+    accepted: (_world, body) =>
+      body.email === undefined
+        ? rejected(400, 'invalid_request')
+        : body.email === ALICE
+          ? rejected(409, 'account_exists')
+          : { status: 200, change: startsChallenge },
+  },
+  {
+    name: 'start adding a passkey',
+    method: 'POST',
+    path: () => '/v1/challenges',
+    headers: (world) => ({ authorization: `Bearer ${world.token}` }),
+    schema: schemas.StartRegistration,
+    template: () => ({ email: ALICE }),
+    accepted: (_world, body) =>
+      body.email === undefined || body.email === ALICE ? { status: 200, change: startsChallenge } : rejected(400, 'invalid_request'),
+  },
+  {
+    name: 'finish registration (unknown challenge)',
+    method: 'PUT',
+    path: () => '/v1/challenges',
+    headers: () => ({}),
+    schema: schemas.FinishRegistration,
+    template: (world) => ({ challengeId: randomUUID(), registration: world.samples.registration, name: 'Key' }),
+    accepted: () => rejected(400, 'unknown_challenge'),
+  },
+  {
+    name: 'start sign-in',
+    method: 'POST',
+    path: () => '/v1/tokens',
+    headers: () => ({}),
+    schema: schemas.StartSignIn,
+    template: () => ({ email: ALICE }),
+    // Every email, with an account or not, gets the same answer and writes one challenge (no user enumeration).
+    accepted: () => ({ status: 200, change: startsChallenge }),
+  },
+  {
+    name: 'finish sign-in (unknown challenge)',
+    method: 'PUT',
+    path: () => '/v1/tokens',
+    headers: () => ({}),
+    schema: schemas.FinishSignIn,
+    template: (world) => ({ challengeId: randomUUID(), authentication: world.samples.authentication }),
+    accepted: () => rejected(401, 'authentication_failed'),
+  },
+  {
+    name: 'introspect',
+    method: 'POST',
+    path: () => '/v1/tokens/introspect',
+    headers: () => ({ 'x-api-key': apiKey }),
+    schema: schemas.Introspect,
+    template: (world) => ({ token: world.token }),
+    accepted: (world, body) => ({
+      status: 200,
+      check: (reply) => expect(reply.body.active, reply.what).toBe(isSameToken(world.token, body.token)),
+    }),
+  },
+  {
+    name: 'rename passkey',
+    method: 'PATCH',
+    path: (world) => `/v1/credentials/${world.credentialId}`,
+    headers: (world) => ({ authorization: `Bearer ${world.token}` }),
+    schema: schemas.RenameCredential,
+    template: () => ({ name: 'Laptop' }),
+    accepted: (world, body) => ({ status: 200, change: { credential: { id: world.credentialId, name: body.name } } }),
+  },
+];
+
+export const bodyEndpoints = Object.fromEntries(bodyEndpointList.map((endpoint) => [endpoint.name, endpoint]));
+export const endpointName = fc.constantFrom(...bodyEndpointList.map((endpoint) => endpoint.name));
+
+/**
+ * What a JSON request body gets at `endpoint`, in the order the service reads it: size and
+ * syntax (before any route), then the route's own gate (`gate`: the API key, if it fails),
+ * then the schema, then the meaning.
+ */
+export function outcomeForBody(world: World, endpoint: BodyEndpoint, text: string, gate?: Outcome): Outcome {
+  if (Buffer.byteLength(text) > BODY_LIMIT) return rejected(413, 'payload_too_large');
+  let value: unknown = {}; // no body counts as {}
+  text = text.replace(/^\ufeff/, ''); // body-parser drops a UTF-8 byte order mark
+  if (text !== '') {
+    // express.json is strict: only an object or an array is JSON enough.
+    if (!/^[\x20\x09\x0a\x0d]*[[{]/.test(text)) return rejected(400, 'invalid_json');
+    try {
+      value = JSON.parse(text);
+    } catch {
+      return rejected(400, 'invalid_json');
+    }
+  }
+  if (gate) return gate;
+  const parsed = endpoint.schema.safeParse(value);
+  return parsed.success ? endpoint.accepted(world, parsed.data) : rejected(400, 'invalid_request');
+}
+
+export const bodyRequest = (world: World, name: string, body: string | Uint8Array<ArrayBuffer>, headers: Record<string, string> = JSON_TYPE): Request => ({
+  method: bodyEndpoints[name]!.method,
+  path: bodyEndpoints[name]!.path(world),
+  body,
+  headers: { ...bodyEndpoints[name]!.headers(world), ...headers },
+});

@@ -1,0 +1,166 @@
+// Property-based fuzzing of the HTTP contract (docs/api.md) with fast-check: what every
+// random or mutated request of the specs in this folder is held to.
+// - never a 5xx;
+// - every 4xx is application/problem+json with a string `code`;
+// - a rejected request leaves the database as it was: the row counts of every table
+//   (tableCounts), the counter / last_used_at / name of every existing credential, and
+//   how many sessions are revoked. The one write a rejected *finish* makes by design,
+//   using up the live challenge it presented, is asserted exactly;
+// - a 2xx only where the contract allows one: a well-formed start, a rename, a valid
+//   token, and, for a mutated WebAuthn response, only when the mutation left everything
+//   that is signed or checked as it was (clientExtensionResults, authenticatorAttachment,
+//   ...). Such harmless mutations must be accepted; every other one must be a 4xx.
+// On a failure fast-check prints the seed and the shrunk counterexample.
+import { base64url } from 'jose';
+import { isoUint8Array } from '@simplewebauthn/server/helpers';
+import { afterAll, expect } from 'vitest';
+import { tableCounts } from '../../helpers/service.js';
+import { bytesOf } from './bytes.js';
+import { leniencies } from './verdicts.js';
+import type { World } from './world.js';
+
+// Each spec file loads this module afresh, so the tally is that file's.
+let requestsThrown = 0;
+afterAll(() => {
+  console.log(`fuzz: ${requestsThrown} requests thrown; inherited leniencies seen: ${JSON.stringify(leniencies)}`);
+});
+
+// One request, and the rules every reply obeys.
+
+export interface Request {
+  method: string;
+  path: string;
+  body?: string | Uint8Array<ArrayBuffer>;
+  headers?: Record<string, string>;
+}
+
+export interface Reply {
+  status: number;
+  body: any;
+  what: string; // for assertion messages
+}
+
+export async function send(world: World, request: Request): Promise<Reply> {
+  requestsThrown += 1;
+  const response = await fetch(world.service.url + request.path, {
+    method: request.method,
+    headers: request.headers,
+    body: request.body,
+  });
+  const text = await response.text();
+  const type = response.headers.get('content-type') ?? '';
+  let body: unknown = text;
+  if (type.includes('json') && text) {
+    try {
+      body = JSON.parse(text);
+    } catch {
+      // left as text: the assertions below say what was wrong
+    }
+  }
+  const what = `${request.method} ${request.path.slice(0, 120)} -> ${response.status} ${text.slice(0, 300)}`;
+  expect(response.status, what).toBeLessThan(500);
+  if (response.status >= 400) {
+    expect(type, what).toMatch(/^application\/problem\+json/);
+    if (request.method !== 'HEAD') expect(body, what).toMatchObject({ status: response.status, code: expect.any(String) });
+  }
+  return { status: response.status, body, what };
+}
+
+// What the database holds, and how a request may change it.
+
+type Counts = Awaited<ReturnType<typeof tableCounts>>;
+interface CredentialSnapshot {
+  counter: number;
+  lastUsedAt: string | null;
+  name: string;
+}
+export interface DbState {
+  counts: Counts;
+  credentials: Record<string, CredentialSnapshot>;
+  revoked: number;
+}
+
+export async function dbState(world: World): Promise<DbState> {
+  const { db } = world.service.deps;
+  const rows = await db.selectFrom('credentials').select(['id', 'counter', 'last_used_at', 'name']).execute();
+  const revoked = await db
+    .selectFrom('sessions')
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .where('revoked_at', 'is not', null)
+    .executeTakeFirstOrThrow();
+  return {
+    counts: await tableCounts(world.service.deps),
+    credentials: Object.fromEntries(
+      rows.map((row) => [row.id, { counter: Number(row.counter), lastUsedAt: row.last_used_at, name: row.name }]),
+    ),
+    revoked: Number(revoked.n),
+  };
+}
+
+export interface Change {
+  rows?: Partial<Counts>;
+  credential?: { id: string } & Partial<CredentialSnapshot>;
+  revoked?: number;
+}
+export const nothing: Change = {};
+export const challengeUsedUp: Change = { rows: { challenges: -1 } };
+export const startsChallenge: Change = { rows: { challenges: 1 } };
+
+export async function expectDb(world: World, before: DbState, change: Change, what: string): Promise<void> {
+  const after = await dbState(world);
+  const counts = { ...before.counts };
+  for (const [table, delta] of Object.entries(change.rows ?? {})) counts[table as keyof Counts] += delta;
+  expect(after.counts, `row counts after ${what}`).toEqual(counts);
+  const credentials = structuredClone(before.credentials);
+  if (change.credential) {
+    const { id, ...fields } = change.credential;
+    Object.assign(credentials[id]!, fields);
+  }
+  const existing = Object.fromEntries(Object.keys(before.credentials).map((id) => [id, after.credentials[id]]));
+  expect(existing, `existing credentials after ${what}`).toEqual(credentials);
+  expect(after.revoked, `revoked sessions after ${what}`).toBe(before.revoked + (change.revoked ?? 0));
+}
+
+/** What the contract says a request gets: a status (or any 4xx), maybe a code, and its effect. */
+export interface Outcome {
+  status: number | '4xx';
+  code?: string;
+  change?: Change;
+  check?: (reply: Reply) => void;
+}
+
+const matches = (outcome: Outcome, status: number) =>
+  outcome.status === '4xx' ? status >= 400 && status < 500 : outcome.status === status;
+
+/** Sends `request` and checks its reply and its effect on the database against `expected`
+ * (one outcome, or several that are all acceptable: the reply's status picks one). */
+export async function expectOutcome(world: World, request: Request, expected: Outcome | Outcome[]): Promise<Reply> {
+  const before = await dbState(world);
+  const reply = await send(world, request);
+  const outcomes = [expected].flat();
+  const outcome = outcomes.find((candidate) => matches(candidate, reply.status));
+  expect(outcome, `${reply.what}: expected ${outcomes.map((o) => o.status).join(' or ')}`).toBeDefined();
+  if (outcome!.code) expect(reply.body.code, reply.what).toBe(outcome!.code);
+  outcome!.check?.(reply);
+  await expectDb(world, before, outcome!.change ?? nothing, reply.what);
+  return reply;
+}
+
+export const rejected = (status: number | '4xx', code?: string, change: Change = nothing): Outcome => ({ status, code, change });
+
+// Whether a token is the live one.
+
+/**
+ * Whether `candidate` is the session token `real`: same header and payload text (the JWS
+ * signing input) and a signature that decodes, as jose decodes it, to the same bytes.
+ */
+export function isSameToken(real: string, candidate: string): boolean {
+  const [header, payload, signature, ...rest] = candidate.split('.');
+  const [realHeader, realPayload, realSignature] = real.split('.');
+  if (rest.length > 0 || signature === undefined || header !== realHeader || payload !== realPayload) return false;
+  try {
+    return isoUint8Array.areEqual(bytesOf(base64url.decode(signature)), bytesOf(base64url.decode(realSignature!)));
+  } catch {
+    return false;
+  }
+}
