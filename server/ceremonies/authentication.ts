@@ -27,7 +27,7 @@ import { findCredentialWithUser, recordCredentialUse } from '../db/credentials.j
 import { insertSession } from '../db/sessions.js';
 import { AppError } from '../errors.js';
 import { mintSessionToken } from '../tokens/session-tokens.js';
-import { AssertionFailed, verifyAssertion, type AssertionFailure, type VerifiedAssertion } from './assertion.js';
+import { AssertionFailed, type AssertionFailure, type VerifiedAssertion } from './assertion.js';
 import { ChallengeRejected, finishWithChallenge, saveChallenge } from './challenges.js';
 import { credentialIdToHex } from './credential-json.js';
 import type { StartedCeremony } from './registration.js';
@@ -115,7 +115,7 @@ export async function finishSignIn(
     // credential's public key parsed once (see assertion.ts).
     let verified: VerifiedAssertion;
     try {
-      verified = verifyAssertion(response, credential.public_key, {
+      verified = deps.assertionVerifier.verify(response, credential.public_key, {
         challenge: challenge.challenge,
         origins: config.origins,
         topOrigins: config.topOrigins,
