@@ -2,18 +2,17 @@
 // scoped by the user id from the verified token, so another user's passkey or
 // session is simply not found (404), never "forbidden". An account always keeps one
 // passkey, and deleting one needs a recent passkey proof (requireRecentAuth).
-import { storedIp, type Deps, type RequestContext } from './deps.js';
-import { insertAuditEvent, listAuditEventsByUser, type EventPosition } from './db/audit-events.js';
+import type { Deps, RequestContext } from './deps.js';
+import { auditEnvelope, insertAuditEvent, listAuditEventsByUser, type EventPosition } from './db/audit-events.js';
 import { listLiveSessions, revokeOtherSessions, revokeSessionOfUser, revokeSessionsOfCredential } from './db/sessions.js';
 import { deleteCredential, findCredentialById, listCredentialsByUser, renameCredential } from './db/credentials.js';
-import { findUserById, lockUser } from './db/users.js';
+import { lockUser, requireUser } from './db/users.js';
 import { AppError } from './errors.js';
 import { toCredentialJSON, type CredentialJSON } from './ceremonies/credential-json.js';
 import { requireRecentAuth, type SessionClaims } from './tokens/session-tokens.js';
 
 export async function getProfile(deps: Deps, userId: string) {
-  const user = await findUserById(deps.db, userId);
-  if (!user) throw new AppError('unauthorized', 'The account no longer exists');
+  const user = await requireUser(deps.db, userId);
   return { userId: user.id, email: user.email, displayName: user.display_name, createdAt: user.created_at };
 }
 
@@ -23,7 +22,7 @@ export async function listPasskeys(deps: Deps, userId: string): Promise<Credenti
 
 const notFound = () => new AppError('not_found', 'No such passkey on this account');
 
-const audit = (deps: Deps, context: RequestContext, userId: string) => ({ user_id: userId, ip: storedIp(context.ip), created_at: deps.now().toISOString() });
+const audit = (deps: Deps, context: RequestContext, userId: string) => auditEnvelope(userId, context, deps.now().toISOString());
 
 export async function renamePasskey(deps: Deps, userId: string, id: string, name: string, context: RequestContext = {}): Promise<CredentialJSON> {
   return deps.db.transaction().execute(async (trx) => {

@@ -1,10 +1,13 @@
 // From a Config to ready Deps: open and migrate the database, then load (or, on
-// the very first start, create) the signing key and the server secret.
+// the very first start, create) the signing key and the server secret, and build
+// what each app owns (the assertion verifier and its caches).
 import type { Logger } from 'pino';
 import type { Config } from './config.js';
 import type { Deps } from './deps.js';
 import { migrate, openDatabase } from './db/connect.js';
-import { loadSecret, loadSigningKeys } from './tokens/signing-keys.js';
+import { createAssertionVerifier } from './ceremonies/assertion.js';
+import { loadServerSecret } from './secrets.js';
+import { loadSigningKeys } from './tokens/signing-keys.js';
 
 export async function openDeps(config: Config, log: Logger, now: () => Date = () => new Date()): Promise<Deps> {
   const db = openDatabase({
@@ -18,10 +21,10 @@ export async function openDeps(config: Config, log: Logger, now: () => Date = ()
   try {
     await migrate(db);
     const keys = await loadSigningKeys(db, now());
-    const enumerationSecret = await loadSecret(db, 'enumeration', now());
+    const serverSecret = await loadServerSecret(db, now());
     // Imported on demand: without REDIS_URL the client never loads.
     const redis = config.redisUrl ? await (await import('./redis.js')).connectRedis(config.redisUrl, log) : undefined;
-    return { config, db, keys, enumerationSecret, now, log, redis };
+    return { config, db, keys, serverSecret, assertionVerifier: createAssertionVerifier(), now, log, redis };
   } catch (error) {
     await db.destroy();
     throw error;

@@ -1,6 +1,7 @@
 // Everything a request needs, passed explicitly: no module-level singletons.
 import { isIP } from 'node:net';
 import type { Logger } from 'pino';
+import type { AssertionVerifier } from './ceremonies/assertion.js';
 import type { Config } from './config.js';
 import type { SharedCounters } from './redis.js';
 import type { Db } from './db/schema.js';
@@ -18,8 +19,10 @@ export interface Deps {
   config: Config;
   db: Db;
   keys: SigningKeys;
-  /** A server secret for keyed hashes (HMAC) of emails; never leaves the database. */
-  enumerationSecret: Uint8Array;
+  /** Keys the HMACs that must not be reversible to an email (see secrets.ts). */
+  serverSecret: Uint8Array;
+  /** Verifies sign-in assertions, with its own key cache. */
+  assertionVerifier: AssertionVerifier;
   now: () => Date;
   log: Logger;
   /** Shared rate-limit counters, when REDIS_URL is set. */

@@ -1,25 +1,9 @@
-// Sign-in assertion verification, synchronous and with each credential's public key
-// parsed once: what @simplewebauthn/server 14's verifyAuthenticationResponse decides
-// (called with counter 0, one RP ID, expectedTopOrigin = the configured top origins when
-// there are any, no expectedType / advancedFIDOConfig), without its WebCrypto round trips.
-// Invariants:
-// - Same accept/reject as simplewebauthn, input by input (tests/unit/assertion.test.ts
-//   checks it against the library), but for one deliberate difference: crossOrigin and
-//   topOrigin follow the rule registration follows too (cross-origin.ts), so a cross-origin
-//   response is refused while no top origins are configured, where simplewebauthn lets
-//   one without a topOrigin pass. Its quirks are kept, not fixed: base64url is decoded
-//   with its own helpers (they read malformed strings differently from Buffer, and the
-//   signature covers what they produce), the key's alg picks the hash whatever the curve,
-//   and an ECDSA signature that OpenSSL does not verify as strict DER is parsed by the
-//   same ASN.1 parser, as leniently. One gap,
-//   stricter than simplewebauthn: an ML-DSA (AKP) key (simplewebauthn verifies those
-//   only where WebCrypto has ML-DSA; the service never registers one).
-// - The counter is not checked here: the caller compares newCounter with the stored one.
-// - A public key is decoded and imported (as a node:crypto KeyObject) once; the cache
-//   is bounded, oldest out first. A key that cannot be imported is not cached: it throws
-//   every time.
-// - Every failure throws an Error whose message says why (and may quote client input);
-//   the checks a caller records throw AssertionFailed, whose `reason` is a fixed code.
+// Sign-in assertion verification: the accept/reject of @simplewebauthn/server's
+// verifyAuthenticationResponse (counter 0, one RP ID, the top origins as expectedTopOrigin),
+// synchronous, each public key imported once per verifier (docs/adr/0001-own-assertion-verifier.md).
+// Invariants: the library's decision input by input (tests/unit/assertion.test.ts), except that
+// a cross-origin response needs configured top origins and ML-DSA keys are refused; the caller
+// compares the counter; a check the caller records fails with AssertionFailed's fixed reason.
 import { constants, createHash, createPublicKey, timingSafeEqual, verify as cryptoVerify, type KeyObject } from 'node:crypto';
 import { ECDSASigValue } from '@peculiar/asn1-ecc';
 import { AsnParser } from '@peculiar/asn1-schema';
@@ -63,49 +47,86 @@ export class AssertionFailed extends Error {
   }
 }
 
-/** Throws an Error (message says why) when the assertion does not verify. */
-export function verifyAssertion(
-  response: AuthenticationResponseJSON,
-  publicKeyHex: string,
-  expected: AssertionExpectations,
-): VerifiedAssertion {
-  const { id, rawId, type, response: assertion } = response;
-  if (!id) throw new Error('Missing credential ID');
-  if (id !== rawId) throw new Error('Credential ID was not base64url-encoded');
-  if (type !== 'public-key') throw new Error(`Unexpected credential type ${String(type)}, expected "public-key"`);
-  const clientDataJSON: unknown = assertion?.clientDataJSON;
-  if (typeof clientDataJSON !== 'string') throw new Error('Credential response clientDataJSON was not a string');
-  const clientDataBytes = isoBase64URL.toBuffer(clientDataJSON);
-  checkClientData(JSON.parse(utf8.decode(clientDataBytes)), expected);
+/** The @simplewebauthn/server version whose decisions the verifier was checked against. */
+export const CHECKED_AGAINST_SIMPLEWEBAUTHN = '14.0.3';
 
-  const { authenticatorData, signature, userHandle } = assertion;
-  if (!isBase64URL(authenticatorData)) throw new Error('Credential response authenticatorData was not a base64url string');
-  if (!isBase64URL(signature)) throw new Error('Credential response signature was not a base64url string');
-  if (userHandle && typeof userHandle !== 'string') throw new Error('Credential response userHandle was not a string');
+export interface AssertionVerifier {
+  /** Throws an Error (message says why) when the assertion does not verify. */
+  verify(response: AuthenticationResponseJSON, publicKeyHex: string, expected: AssertionExpectations): VerifiedAssertion;
+}
 
-  // Throws on short data, leftover bytes, or an ED/AT flag without well-formed data behind it.
-  const authData = isoBase64URL.toBuffer(authenticatorData);
-  const { rpIdHash, flags, counter } = parseAuthenticatorData(authData);
-  if (!timingSafeEqual(rpIdHash, hashOfRpId(expected.rpId))) throw new AssertionFailed('rp_id_mismatch', 'Unexpected RP ID hash');
-  if (!flags.up) throw new AssertionFailed('user_not_present', 'User not present during authentication');
-  if (expected.requireUserVerification && !flags.uv) throw new AssertionFailed('user_not_verified', 'User verification required, but user could not be verified');
-  // Backup state without backup eligibility is impossible (parseBackupFlags).
-  if (flags.bs && !flags.be) throw new Error('Single-device credential indicated that it was backed up');
+/**
+ * A verifier with caches of its own (imported public keys, RP ID hashes): built once
+ * per app, so two apps in one process share nothing.
+ */
+export function createAssertionVerifier({ keyCacheSize = 10_000 } = {}): AssertionVerifier {
+  const rpIdHashes = new Map<string, Buffer>();
+  // Bounded, oldest out first; a key that cannot be imported is not cached and throws every time.
+  const keys = new Map<string, PublicKey>();
 
-  const key = publicKeyFor(publicKeyHex);
-  const signedData = Buffer.concat([authData, createHash('sha256').update(clientDataBytes).digest()]);
-  if (!key.verify(signedData, isoBase64URL.toBuffer(signature))) throw new AssertionFailed('bad_signature', 'Signature did not verify');
-  return {
-    newCounter: counter,
-    userVerified: flags.uv,
-    credentialBackedUp: flags.bs,
-    credentialDeviceType: flags.be ? 'multiDevice' : 'singleDevice',
-  };
+  // Hashed as matchExpectedRPID hashes it (one byte per UTF-16 unit).
+  function hashOfRpId(rpId: string): Buffer {
+    let hash = rpIdHashes.get(rpId);
+    if (!hash) {
+      hash = createHash('sha256').update(isoUint8Array.fromASCIIString(rpId)).digest();
+      rpIdHashes.set(rpId, hash);
+    }
+    return hash;
+  }
+
+  function publicKeyFor(publicKeyHex: string): PublicKey {
+    let key = keys.get(publicKeyHex);
+    if (!key) {
+      key = importCoseKey(isoCBOR.decodeFirst<unknown>(isoUint8Array.fromHex(publicKeyHex)));
+      keys.set(publicKeyHex, key);
+      if (keys.size > keyCacheSize) keys.delete(keys.keys().next().value!);
+    }
+    return key;
+  }
+
+  function verify(response: AuthenticationResponseJSON, publicKeyHex: string, expected: AssertionExpectations): VerifiedAssertion {
+    const { id, rawId, type, response: assertion } = response;
+    if (!id) throw new Error('Missing credential ID');
+    if (id !== rawId) throw new Error('Credential ID was not base64url-encoded');
+    if (type !== 'public-key') throw new Error(`Unexpected credential type ${String(type)}, expected "public-key"`);
+    const clientDataJSON: unknown = assertion?.clientDataJSON;
+    if (typeof clientDataJSON !== 'string') throw new Error('Credential response clientDataJSON was not a string');
+    const clientDataBytes = isoBase64URL.toBuffer(clientDataJSON);
+    checkClientData(JSON.parse(utf8.decode(clientDataBytes)), expected);
+
+    const { authenticatorData, signature, userHandle } = assertion;
+    if (!isBase64URL(authenticatorData)) throw new Error('Credential response authenticatorData was not a base64url string');
+    if (!isBase64URL(signature)) throw new Error('Credential response signature was not a base64url string');
+    if (userHandle && typeof userHandle !== 'string') throw new Error('Credential response userHandle was not a string');
+
+    // Throws on short data, leftover bytes, or an ED/AT flag without well-formed data behind it.
+    const authData = isoBase64URL.toBuffer(authenticatorData);
+    const { rpIdHash, flags, counter } = parseAuthenticatorData(authData);
+    if (!timingSafeEqual(rpIdHash, hashOfRpId(expected.rpId))) throw new AssertionFailed('rp_id_mismatch', 'Unexpected RP ID hash');
+    if (!flags.up) throw new AssertionFailed('user_not_present', 'User not present during authentication');
+    if (expected.requireUserVerification && !flags.uv) throw new AssertionFailed('user_not_verified', 'User verification required, but user could not be verified');
+    // Backup state without backup eligibility is impossible (parseBackupFlags).
+    if (flags.bs && !flags.be) throw new Error('Single-device credential indicated that it was backed up');
+
+    const key = publicKeyFor(publicKeyHex);
+    const signedData = Buffer.concat([authData, createHash('sha256').update(clientDataBytes).digest()]);
+    if (!key.verify(signedData, isoBase64URL.toBuffer(signature))) throw new AssertionFailed('bad_signature', 'Signature did not verify');
+    return {
+      newCounter: counter,
+      userVerified: flags.uv,
+      credentialBackedUp: flags.bs,
+      credentialDeviceType: flags.be ? 'multiDevice' : 'singleDevice',
+    };
+  }
+
+  return { verify };
 }
 
 // TextDecoder, as simplewebauthn decodes clientDataJSON: invalid UTF-8 is replaced, a BOM dropped.
 const utf8 = new TextDecoder();
 
+// base64url is read with simplewebauthn's helpers, not Buffer's: they read malformed strings
+// their own way, and the signature covers what they produce.
 // simplewebauthn's test: padding ('=' anywhere) removed, then only base64url characters.
 const isBase64URL = (value: unknown): value is string => typeof value === 'string' && isoBase64URL.isBase64URL(value);
 
@@ -126,35 +147,11 @@ function checkClientData(parsed: unknown, expected: AssertionExpectations): void
   }
 }
 
-// sha256 of each RP ID, hashed as matchExpectedRPID does (one byte per UTF-16 unit).
-const rpIdHashes = new Map<string, Buffer>();
-function hashOfRpId(rpId: string): Buffer {
-  let hash = rpIdHashes.get(rpId);
-  if (!hash) {
-    hash = createHash('sha256').update(isoUint8Array.fromASCIIString(rpId)).digest();
-    rpIdHashes.set(rpId, hash);
-  }
-  return hash;
-}
-
 // --- Public keys: decoded and imported once --------------------------------------------
 
 interface PublicKey {
   /** Whether `signature` signs `data`; throws where simplewebauthn throws (a malformed ECDSA signature). */
   verify(data: Uint8Array, signature: Uint8Array): boolean;
-}
-
-const keyCacheSize = 10_000;
-const keys = new Map<string, PublicKey>();
-
-function publicKeyFor(publicKeyHex: string): PublicKey {
-  let key = keys.get(publicKeyHex);
-  if (!key) {
-    key = importCoseKey(isoCBOR.decodeFirst<unknown>(isoUint8Array.fromHex(publicKeyHex)));
-    keys.set(publicKeyHex, key);
-    if (keys.size > keyCacheSize) keys.delete(keys.keys().next().value!);
-  }
-  return key;
 }
 
 /** A COSE_Key as verifyAuthenticationResponse and isoCrypto.verify read it. */
@@ -163,7 +160,7 @@ function importCoseKey(coseKey: unknown): PublicKey {
   const field = (label: number): unknown => coseKey.get(label);
   const alg = field(COSEKEYS.alg);
   if (typeof alg !== 'number') throw new Error('Credential public key was missing numeric alg');
-  // ML-DSA needs WebCrypto support that Node 20 lacks; simplewebauthn refuses it there too.
+  // ML-DSA needs WebCrypto support this runtime lacks, and the service never registers such a key.
   if (cose.isPQCCOSEAlg(alg)) throw new Error(`Unsupported public key algorithm ${alg} (ML-DSA)`);
   switch (field(COSEKEYS.kty)) {
     case COSEKTY.EC2:

@@ -1,36 +1,32 @@
-// Sign-in: by email or usernameless; every passkey here is discoverable (residentKey
-// required), so the browser always offers the person's own passkeys. Invariants:
-// - A start does no account lookup: `allowCredentials` is empty for every email,
-//   known or not, and the challenge row keeps the (normalised) email. Known and
-//   unknown emails get the same answer from the same work and the same one write,
-//   and nothing any user registers can shape what another email gets.
-// - The account is bound at the finish: with an email, the passkey's account must
-//   have that email (so an unknown email's challenge never finishes); usernameless,
-//   the user handle names the account and must match the passkey's.
-// - Every failure is the same 401 authentication_failed; the reason goes to the log,
-//   and the audit trail gets only a fixed code (SignInFailure), never client text.
-// - A failure is recorded off the answer's path: the 401 never waits for the audit
-//   write, and a failed write is logged.
-// - A counter that does not increase (when either side is non-zero) fails, and is
-//   recorded as `counter.regressed` in the account's audit trail (a cloned authenticator?).
-// - A passkey whose backup eligibility (BE) differs from its registration's fails.
-// - The challenge is used up first (see finishWithChallenge); storing the new
-//   counter, backup state and lastUsedAt, and creating the session happen in one transaction.
+// Sign-in, by email or usernameless. Invariants: a start reveals nothing about the email
+// (see "What a sign-in start reveals"); the challenge is used up first; a passkey signs in
+// only to the account its start named, or usernameless to the one its user handle names;
+// its counter must increase and its backup eligibility stay as registered; every failure is
+// one 401 authentication_failed, its reason logged and a fixed code written to the passkey
+// owner's trail off the answer's path; counter, session and audit event commit together.
 import {
   generateAuthenticationOptions,
   type AuthenticationResponseJSON,
   type PublicKeyCredentialRequestOptionsJSON,
 } from '@simplewebauthn/server';
 import type { Deps, RequestContext } from '../deps.js';
-import { insertAuditEvent, insertUnsignedFailedSignIn } from '../db/audit-events.js';
+import { auditEnvelope, insertAuditEvent, insertUnsignedFailedSignIn } from '../db/audit-events.js';
 import { findCredentialWithUser, recordCredentialUse } from '../db/credentials.js';
+import type { CredentialsTable, UsersTable } from '../db/schema.js';
 import { insertSession } from '../db/sessions.js';
 import { AppError } from '../errors.js';
 import { mintSessionToken } from '../tokens/session-tokens.js';
-import { AssertionFailed, verifyAssertion, type AssertionFailure, type VerifiedAssertion } from './assertion.js';
-import { ChallengeRejected, finishWithChallenge, saveChallenge } from './challenges.js';
+import { AssertionFailed, type AssertionFailure, type VerifiedAssertion } from './assertion.js';
+import { saveChallenge, takeChallenge, type SignInChallenge } from './challenges.js';
 import { credentialIdToHex } from './credential-json.js';
 import type { StartedCeremony } from './registration.js';
+
+// --- What a sign-in start reveals ------------------------------------------------------
+// Nothing about the email. Every passkey here is discoverable (residentKey required), so
+// the browser offers the person's own passkeys unasked: the start looks no account up, and
+// every email, known or not, gets the same options (an empty allowCredentials) from the
+// same work and the same one write, the challenge keeping the email. The account is bound
+// at the finish instead (requireStartedAccount), so an unknown email's challenge never finishes.
 
 export async function startSignIn(
   deps: Deps,
@@ -46,6 +42,18 @@ export async function startSignIn(
   const challengeId = await saveChallenge(deps, { kind: 'authentication', challenge: options.challenge, email: input.email ?? null });
   return { challengeId, options };
 }
+
+/** A passkey of another account than the one the start named fails, and is not recorded. */
+function requireStartedAccount(challenge: SignInChallenge, credential: Pick<PasskeyWithUser, 'email' | 'user_id'>): void {
+  if (challenge.email !== null && challenge.email !== credential.email) {
+    throw new SignInFailed('wrong_account', 'credential belongs to another account than the email');
+  }
+  if (challenge.userId !== null && challenge.userId !== credential.user_id) {
+    throw new SignInFailed('wrong_account', 'credential belongs to another account');
+  }
+}
+
+// --- The finish ------------------------------------------------------------------------
 
 export interface FinishedSignIn {
   userId: string;
@@ -80,94 +88,102 @@ class SignInFailed extends AppError {
   }
 }
 
+type PasskeyWithUser = CredentialsTable & Pick<UsersTable, 'email' | 'user_handle'>;
+
+/** The passkey a failure is recorded against; `signed`: the assertion verified, so not just anyone failed. */
+interface FailedPasskey {
+  userId: string;
+  credentialId: string;
+  signed: boolean;
+}
+
+const challengeRejected = (_problem: unknown, reason: string) => new SignInFailed('challenge_rejected', reason);
+
 export async function finishSignIn(
   deps: Deps,
   input: { challengeId: string; authentication: AuthenticationResponseJSON },
   context: RequestContext = {},
 ): Promise<FinishedSignIn> {
-  const { config } = deps;
   const response = input.authentication;
   // Once the passkey is known, a failure is worth a line in its owner's audit trail.
-  // `signed`: the assertion was signed by the passkey, so the failure is not just anyone's.
-  let known: FailedPasskey | undefined;
-  const finish = finishWithChallenge(deps, input.challengeId, 'authentication', async (challenge) => {
+  let passkey: FailedPasskey | undefined;
+  try {
+    const challenge = await takeChallenge(deps, input.challengeId, 'authentication', challengeRejected);
     // The id the browser reports and the raw id are the same bytes.
     if (response.id !== response.rawId) throw new SignInFailed('verification_failed', 'id and rawId differ');
     const credential = await findCredentialWithUser(deps.db, credentialIdToHex(response.id));
     if (!credential) throw new SignInFailed('unknown_credential', 'unknown credential');
-    // A sign-in started for an account (by its email, or its id) is finished by that
-    // account's passkey only; a passkey of another account fails here, unrecorded.
-    if (challenge.email !== null && challenge.email !== credential.email) {
-      throw new SignInFailed('wrong_account', 'credential belongs to another account than the email');
-    }
-    if (challenge.user_id !== null && challenge.user_id !== credential.user_id) {
-      throw new SignInFailed('wrong_account', 'credential belongs to another account');
-    }
-    const seen = (known = { userId: credential.user_id, credentialId: credential.id, signed: false as boolean });
-    const user = { id: credential.user_id, email: credential.email };
-    // Usernameless sign-in trusts the user handle to name the account: it must match.
-    const userHandle = response.response.userHandle;
-    const usernameless = challenge.email === null && challenge.user_id === null;
-    if (usernameless && !userHandle) throw new SignInFailed('user_handle_missing', 'no user handle in a usernameless sign-in');
-    if (userHandle && userHandle !== credential.user_handle) throw new SignInFailed('user_handle_mismatch', 'user handle does not match the credential');
-
-    // Every check of @simplewebauthn/server's verifyAuthenticationResponse, with the
-    // credential's public key parsed once (see assertion.ts).
-    let verified: VerifiedAssertion;
-    try {
-      verified = verifyAssertion(response, credential.public_key, {
-        challenge: challenge.challenge,
-        origins: config.origins,
-        topOrigins: config.topOrigins,
-        rpId: config.rpId,
-        requireUserVerification: config.userVerification === 'required',
-      });
-    } catch (error) {
-      const failure = error instanceof AssertionFailed ? error.reason : 'verification_failed';
-      throw new SignInFailed(failure, error instanceof Error ? error.message : 'verification threw', error);
-    }
-    seen.signed = true;
-    const { newCounter, credentialBackedUp } = verified;
-    // Backup eligibility is fixed when a passkey is made (WebAuthn §7.2): a change means
-    // this is not the authenticator that registered it.
-    if (verified.credentialDeviceType !== credential.device_type) {
-      throw new SignInFailed(
-        'backup_eligibility_changed',
-        `backup eligibility changed: stored ${credential.device_type}, asserted ${verified.credentialDeviceType}`,
-      );
-    }
-    const storedCounter = Number(credential.counter);
-    // A counter that does not increase means two copies of one key may exist.
-    if ((newCounter > 0 || storedCounter > 0) && newCounter <= storedCounter) {
-      throw new SignInFailed('counter_regressed', `counter did not increase: stored ${storedCounter}, received ${newCounter}`);
-    }
-    const minted = await mintSessionToken(deps, user, credential.id, context);
-    await deps.db.transaction().execute(async (trx) => {
-      const usedAt = deps.now().toISOString();
-      const recorded = await recordCredentialUse(trx, {
-        id: credential.id,
-        expectedCounter: storedCounter,
-        counter: newCounter,
-        backedUp: credentialBackedUp,
-        usedAt,
-      });
-      if (!recorded) throw new SignInFailed('counter_conflict', 'counter changed by a concurrent sign-in');
-      await insertSession(trx, minted.session);
-      await insertAuditEvent(trx, { user_id: user.id, type: 'passkey.used', credential_id: credential.id, ip: context.ip ?? null, created_at: usedAt });
-    });
-    return { userId: user.id, token: minted.token, expiresAt: minted.expiresAt };
-  });
-  return finish.catch((error: unknown) => {
-    const failure = error instanceof ChallengeRejected ? new SignInFailed('challenge_rejected', error.message) : error;
-    if (known && failure instanceof SignInFailed) recordFailedSignIn(deps, known, failure.failure, context);
-    throw failure;
-  });
+    requireStartedAccount(challenge, credential);
+    passkey = { userId: credential.user_id, credentialId: credential.id, signed: false };
+    requireUserHandle(challenge, credential, response);
+    const verified = verifySignedAssertion(deps, challenge, credential, response);
+    passkey.signed = true;
+    requireSameAuthenticator(credential, verified);
+    return await openSession(deps, credential, verified, context);
+  } catch (error) {
+    if (passkey && error instanceof SignInFailed) recordFailedSignIn(deps, passkey, error.failure, context);
+    throw error;
+  }
 }
 
-interface FailedPasskey {
-  userId: string;
-  credentialId: string;
-  signed: boolean;
+// Usernameless sign-in trusts the user handle to name the account: it must match.
+function requireUserHandle(challenge: SignInChallenge, credential: PasskeyWithUser, response: AuthenticationResponseJSON): void {
+  const userHandle = response.response.userHandle;
+  const usernameless = challenge.email === null && challenge.userId === null;
+  if (usernameless && !userHandle) throw new SignInFailed('user_handle_missing', 'no user handle in a usernameless sign-in');
+  if (userHandle && userHandle !== credential.user_handle) throw new SignInFailed('user_handle_mismatch', 'user handle does not match the credential');
+}
+
+function verifySignedAssertion(deps: Deps, challenge: SignInChallenge, credential: PasskeyWithUser, response: AuthenticationResponseJSON): VerifiedAssertion {
+  const { config } = deps;
+  try {
+    return deps.assertionVerifier.verify(response, credential.public_key, {
+      challenge: challenge.challenge,
+      origins: config.origins,
+      topOrigins: config.topOrigins,
+      rpId: config.rpId,
+      requireUserVerification: config.userVerification === 'required',
+    });
+  } catch (error) {
+    const failure = error instanceof AssertionFailed ? error.reason : 'verification_failed';
+    throw new SignInFailed(failure, error instanceof Error ? error.message : 'verification threw', error);
+  }
+}
+
+function requireSameAuthenticator(credential: PasskeyWithUser, verified: VerifiedAssertion): void {
+  // Backup eligibility is fixed when a passkey is made (WebAuthn §7.2): a change means
+  // this is not the authenticator that registered it.
+  if (verified.credentialDeviceType !== credential.device_type) {
+    throw new SignInFailed(
+      'backup_eligibility_changed',
+      `backup eligibility changed: stored ${credential.device_type}, asserted ${verified.credentialDeviceType}`,
+    );
+  }
+  const storedCounter = Number(credential.counter);
+  // A counter that does not increase means two copies of one key may exist.
+  if ((verified.newCounter > 0 || storedCounter > 0) && verified.newCounter <= storedCounter) {
+    throw new SignInFailed('counter_regressed', `counter did not increase: stored ${storedCounter}, received ${verified.newCounter}`);
+  }
+}
+
+/** Stores the new counter, backup state and last use, and opens the session: one transaction. */
+async function openSession(deps: Deps, credential: PasskeyWithUser, verified: VerifiedAssertion, context: RequestContext): Promise<FinishedSignIn> {
+  const userId = credential.user_id;
+  const minted = await mintSessionToken(deps, { id: userId, email: credential.email }, credential.id, context);
+  await deps.db.transaction().execute(async (trx) => {
+    const usedAt = deps.now().toISOString();
+    const recorded = await recordCredentialUse(trx, {
+      id: credential.id,
+      expectedCounter: Number(credential.counter),
+      counter: verified.newCounter,
+      backedUp: verified.credentialBackedUp,
+      usedAt,
+    });
+    if (!recorded) throw new SignInFailed('counter_conflict', 'counter changed by a concurrent sign-in');
+    await insertSession(trx, minted.session);
+    await insertAuditEvent(trx, { ...auditEnvelope(userId, context, usedAt), type: 'passkey.used', credential_id: credential.id });
+  });
+  return { userId, token: minted.token, expiresAt: minted.expiresAt };
 }
 
 /**
@@ -175,17 +191,10 @@ interface FailedPasskey {
  * the caller does not wait, and a write that fails is logged, never thrown.
  */
 function recordFailedSignIn(deps: Deps, passkey: FailedPasskey, failure: SignInFailure, context: RequestContext): void {
-  const event = {
-    user_id: passkey.userId,
-    credential_id: passkey.credentialId,
-    detail: failure,
-    ip: context.ip ?? null,
-    created_at: deps.now().toISOString(),
-  };
-  // Failures signed by the passkey (a regressed counter, a changed backup
-  // eligibility) are always recorded; anyone can make the unsigned kind.
+  const event = { ...auditEnvelope(passkey.userId, context, deps.now().toISOString()), credential_id: passkey.credentialId, detail: failure };
   const type = failure === 'counter_regressed' ? 'counter.regressed' : 'sign_in.failed';
   const write = async () => {
+    // Failures the passkey signed are always recorded; anyone can make the unsigned kind, which is capped.
     if (passkey.signed) return insertAuditEvent(deps.db, { ...event, type });
     const recorded = await insertUnsignedFailedSignIn(deps.db, { ...event, type });
     if (!recorded) deps.log.info({ userId: passkey.userId, failure }, 'failed sign-in left out of the audit trail: the hourly cap is reached');

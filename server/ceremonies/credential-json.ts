@@ -1,6 +1,7 @@
 import type { AuthenticatorTransport } from '@simplewebauthn/server';
 import { isoBase64URL, isoUint8Array } from '@simplewebauthn/server/helpers';
 import type { CredentialsTable } from '../db/schema.js';
+import { parseTransports } from './transports.js';
 
 export interface CredentialJSON {
   id: string;
@@ -21,7 +22,7 @@ export function toCredentialJSON(row: CredentialsTable): CredentialJSON {
     lastUsedAt: row.last_used_at,
     deviceType: row.device_type,
     backedUp: Boolean(row.backed_up),
-    transports: JSON.parse(row.transports) as AuthenticatorTransport[],
+    transports: parseTransports(row.transports),
     aaguid: row.aaguid,
   };
 }
@@ -30,7 +31,7 @@ export function toCredentialJSON(row: CredentialsTable): CredentialJSON {
 export function toDescriptor(row: Pick<CredentialsTable, 'id' | 'transports'>) {
   return {
     id: isoBase64URL.fromBuffer(isoUint8Array.fromHex(row.id)),
-    transports: JSON.parse(row.transports) as AuthenticatorTransport[],
+    transports: parseTransports(row.transports),
   };
 }
 

@@ -14,8 +14,8 @@
 //   cross-origin registration unless TOP_ORIGINS names the pages that may frame it.
 // - One user-verification policy (config.userVerification) for options and
 //   verification alike.
-// - The account, the credential, the session and the consumption of the challenge
-//   are written in one transaction: all or nothing.
+// - The challenge is used up first, whatever follows (challenges.ts); the account, the
+//   credential, the session and the audit events are written in one transaction.
 import { randomBytes, randomUUID } from 'node:crypto';
 import {
   generateRegistrationOptions,
@@ -25,19 +25,20 @@ import {
 } from '@simplewebauthn/server';
 import { decodeClientDataJSON, isoBase64URL, isoUint8Array } from '@simplewebauthn/server/helpers';
 import type { Deps, RequestContext } from '../deps.js';
-import { insertAuditEvent } from '../db/audit-events.js';
+import { auditEnvelope, insertAuditEvent } from '../db/audit-events.js';
 import { findCredentialById, insertCredential, listCredentialsByUser } from '../db/credentials.js';
 import { isUniqueViolation } from '../db/errors.js';
 import { holdLiveSession, insertSession } from '../db/sessions.js';
-import { findUserByEmail, findUserById, insertUser } from '../db/users.js';
+import { accountExists, findUserByEmail, insertUser, requireUser } from '../db/users.js';
 import type { CredentialsTable, UsersTable } from '../db/schema.js';
 import { AppError } from '../errors.js';
 import { mintSessionToken, requireRecentAuth, verifySessionToken, type SessionClaims } from '../tokens/session-tokens.js';
 import { nameForAaguid } from './authenticator-names.js';
-import { ChallengeRejected, finishWithChallenge, saveChallenge, type Challenge } from './challenges.js';
+import { saveChallenge, takeChallenge, type AddPasskeyChallenge, type ChallengeProblem, type SignUpChallenge } from './challenges.js';
 import { checkCrossOrigin } from './cross-origin.js';
 import { credentialIdToHex, toCredentialJSON, toDescriptor, type CredentialJSON } from './credential-json.js';
 import { importRegistrationPublicKey } from './public-key.js';
+import { storedTransports } from './transports.js';
 
 // EdDSA, ES256, RS256: the same list in the options and in verification.
 export const supportedAlgorithmIDs = [-8, -7, -257];
@@ -76,9 +77,7 @@ export async function startSignUp(
   deps: Deps,
   input: Required<Pick<StartRegistrationInput, 'email'>> & StartRegistrationInput,
 ): Promise<StartedCeremony<PublicKeyCredentialCreationOptionsJSON>> {
-  if (await findUserByEmail(deps.db, input.email)) {
-    throw new AppError('account_exists', 'An account with this email exists already: sign in instead');
-  }
+  if (await findUserByEmail(deps.db, input.email)) throw accountExists();
   const user = {
     email: input.email,
     displayName: input.displayName ?? input.email,
@@ -101,8 +100,7 @@ export async function startAddPasskey(
   input: StartRegistrationInput,
 ): Promise<StartedCeremony<PublicKeyCredentialCreationOptionsJSON>> {
   requireRecentAuth(deps, session);
-  const user = await findUserById(deps.db, session.sub);
-  if (!user) throw new AppError('unauthorized', 'The account no longer exists');
+  const user = await requireUser(deps.db, session.sub);
   if (input.email !== undefined && input.email !== user.email) {
     throw new AppError('invalid_request', 'email does not match the signed-in account');
   }
@@ -187,7 +185,7 @@ export async function verifyNewCredential(
     counter: credential.counter,
     device_type: credentialDeviceType,
     backed_up: credentialBackedUp ? 1 : 0,
-    transports: JSON.stringify([...(registration.response.transports ?? [])].sort()),
+    transports: storedTransports(registration.response.transports ?? []),
     aaguid,
     name: name ?? nameForAaguid(aaguid),
     created_at: deps.now().toISOString(),
@@ -195,36 +193,37 @@ export async function verifyNewCredential(
   };
 }
 
-function newAccount(challenge: Challenge, userId: string, createdAt: string): UsersTable | undefined {
-  if (challenge.user_id) return undefined;
-  return {
-    id: userId,
-    email: challenge.email!,
-    display_name: challenge.display_name ?? challenge.email!,
-    user_handle: challenge.user_handle!,
-    created_at: createdAt,
-  };
-}
+const newAccount = (challenge: SignUpChallenge, id: string, createdAt: string): UsersTable => ({
+  id,
+  email: challenge.email,
+  display_name: challenge.displayName,
+  user_handle: challenge.userHandle,
+  created_at: createdAt,
+});
 
-function challengeProblem(error: unknown): never {
-  if (error instanceof ChallengeRejected) {
-    throw error.problem === 'expired'
-      ? new AppError('challenge_expired', 'The challenge expired: start again')
-      : new AppError('unknown_challenge', 'Unknown or used challenge: start again', { reason: error.message });
-  }
-  throw error;
-}
+/** The challenge of a registration, or 410 challenge_expired / 400 unknown_challenge. */
+const registrationChallengeRejected = (problem: ChallengeProblem, reason: string) =>
+  problem === 'expired'
+    ? new AppError('challenge_expired', 'The challenge expired: start again')
+    : new AppError('unknown_challenge', 'Unknown or used challenge: start again', { reason });
 
 /**
  * The session a finished registration answers with. A sign-up opens a new one.
  * Adding a passkey answers with the token that started it, which must be sent again
  * and still be recent: a challenge id alone (it travels in the page) adds nothing.
  */
-async function sessionFor(deps: Deps, challenge: Challenge, userId: string, credentialId: string, bearer: string | undefined, context: RequestContext) {
-  if (!challenge.user_id) return mintSessionToken(deps, { id: userId, email: challenge.email! }, credentialId, context);
+async function sessionFor(
+  deps: Deps,
+  challenge: SignUpChallenge | AddPasskeyChallenge,
+  userId: string,
+  credentialId: string,
+  bearer: string | undefined,
+  context: RequestContext,
+) {
+  if (challenge.kind === 'sign-up') return mintSessionToken(deps, { id: userId, email: challenge.email }, credentialId, context);
   if (bearer === undefined) throw new AppError('unauthorized', 'Send the token that started adding this passkey');
   const claims = await verifySessionToken(deps, bearer);
-  if (claims.jti !== challenge.session_jti) throw new AppError('unauthorized', 'This token did not start adding this passkey');
+  if (claims.jti !== challenge.sessionJti) throw new AppError('unauthorized', 'This token did not start adding this passkey');
   requireRecentAuth(deps, claims);
   return { token: bearer, expiresAt: new Date(claims.exp * 1000).toISOString(), session: undefined };
 }
@@ -235,41 +234,36 @@ export async function finishRegistration(
   context: RequestContext = {},
   bearer?: string,
 ): Promise<FinishedRegistration> {
-  const finish = finishWithChallenge(deps, input.challengeId, 'registration', async (challenge) => {
-    const userId = challenge.user_id ?? randomUUID();
-    const credential = await verifyNewCredential(deps, input.registration, challenge.challenge, userId, input.name);
-    const signedIn = await sessionFor(deps, challenge, userId, credential.id, bearer, context);
-    const account = newAccount(challenge, userId, credential.created_at);
+  const challenge = await takeChallenge(deps, input.challengeId, 'registration', registrationChallengeRejected);
+  const userId = challenge.kind === 'add-passkey' ? challenge.userId : randomUUID();
+  const credential = await verifyNewCredential(deps, input.registration, challenge.challenge, userId, input.name);
+  const signedIn = await sessionFor(deps, challenge, userId, credential.id, bearer, context);
 
-    await deps.db
-      .transaction()
-      .execute(async (trx) => {
-        if (account) {
-          if (await findUserByEmail(trx, account.email)) throw new AppError('account_exists', 'An account with this email exists already');
-          await insertUser(trx, account);
-        } else if (!challenge.session_jti || !(await holdLiveSession(trx, challenge.session_jti, deps.now().toISOString()))) {
-          // Checked and held in the transaction that adds the passkey: a sign-out in between stops it.
-          throw new AppError('unauthorized', 'The session that started adding this passkey has ended: sign in again');
-        }
-        if (await findCredentialById(trx, credential.id)) throw passkeyRegisteredAlready();
-        await insertCredential(trx, credential);
-        if (signedIn.session) await insertSession(trx, signedIn.session);
-        const event = { user_id: userId, credential_id: credential.id, ip: context.ip ?? null, created_at: credential.created_at };
-        if (account) await insertAuditEvent(trx, { ...event, type: 'account.created' });
-        await insertAuditEvent(trx, { ...event, type: 'passkey.created', detail: credential.name });
-      })
-      .catch(async (error: unknown) => {
-        // Two requests racing on one email or credential id: the loser sees the constraint.
-        // Which one it was, the database now says (the winner has committed).
-        if (isUniqueViolation(error)) {
-          throw account && !(await findCredentialById(deps.db, credential.id))
-            ? new AppError('account_exists', 'An account with this email exists already', { cause: error })
-            : passkeyRegisteredAlready(error);
-        }
-        throw error;
-      });
+  await deps.db
+    .transaction()
+    .execute(async (trx) => {
+      if (challenge.kind === 'sign-up') {
+        if (await findUserByEmail(trx, challenge.email)) throw accountExists();
+        await insertUser(trx, newAccount(challenge, userId, credential.created_at));
+      } else if (!challenge.sessionJti || !(await holdLiveSession(trx, challenge.sessionJti, deps.now().toISOString()))) {
+        // Checked and held in the transaction that adds the passkey: a sign-out in between stops it.
+        throw new AppError('unauthorized', 'The session that started adding this passkey has ended: sign in again');
+      }
+      if (await findCredentialById(trx, credential.id)) throw passkeyRegisteredAlready();
+      await insertCredential(trx, credential);
+      if (signedIn.session) await insertSession(trx, signedIn.session);
+      const event = { ...auditEnvelope(userId, context, credential.created_at), credential_id: credential.id };
+      if (challenge.kind === 'sign-up') await insertAuditEvent(trx, { ...event, type: 'account.created' });
+      await insertAuditEvent(trx, { ...event, type: 'passkey.created', detail: credential.name });
+    })
+    .catch(async (error: unknown) => {
+      // Two requests racing on one email or credential id: the loser sees the constraint.
+      // Which one it was, the database now says (the winner has committed).
+      if (isUniqueViolation(error)) {
+        throw challenge.kind === 'sign-up' && !(await findCredentialById(deps.db, credential.id)) ? accountExists(error) : passkeyRegisteredAlready(error);
+      }
+      throw error;
+    });
 
-    return { userId, credential: toCredentialJSON(credential), token: signedIn.token, expiresAt: signedIn.expiresAt };
-  });
-  return finish.catch(challengeProblem);
+  return { userId, credential: toCredentialJSON(credential), token: signedIn.token, expiresAt: signedIn.expiresAt };
 }

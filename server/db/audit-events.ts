@@ -7,6 +7,13 @@ import type { AuditEventsTable, Db } from './schema.js';
 export type NewAuditEvent = Omit<AuditEventsTable, 'id' | 'credential_id' | 'detail' | 'ip'> &
   Partial<Pick<AuditEventsTable, 'credential_id' | 'detail' | 'ip'>>;
 
+/** What every event a request records shares: whose account, from which address, when. */
+export type AuditEnvelope = Pick<NewAuditEvent, 'user_id' | 'ip' | 'created_at'>;
+
+export function auditEnvelope(userId: string, context: { ip?: string | undefined }, createdAt: string): AuditEnvelope {
+  return { user_id: userId, ip: context.ip ?? null, created_at: createdAt };
+}
+
 // Details can echo what a client sent (a library's error message quoting it): no
 // control, formatting (bidi) or lone surrogate characters, and at most 200 characters,
 // so nobody can stuff the trail or disguise a line of it. A passkey's name keeps its accents.

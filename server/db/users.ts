@@ -1,7 +1,19 @@
+import { AppError } from '../errors.js';
 import type { Db, UsersTable } from './schema.js';
+
+/** A sign-up for an email that has an account: the person should sign in instead. */
+export const accountExists = (cause?: unknown) =>
+  new AppError('account_exists', 'An account with this email exists already: sign in instead', { cause });
 
 export function findUserById(db: Db, id: string) {
   return db.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirst();
+}
+
+/** The account a verified token names; 401 when it has been deleted since. */
+export async function requireUser(db: Db, id: string): Promise<UsersTable> {
+  const user = await findUserById(db, id);
+  if (!user) throw new AppError('unauthorized', 'The account no longer exists');
+  return user;
 }
 
 export function findUserByEmail(db: Db, email: string) {

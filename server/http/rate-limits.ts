@@ -24,7 +24,7 @@ export interface LimitDeps {
   log: Logger;
   redis?: SharedCounters | undefined;
   /** Keys the per-email HMAC: without it, a key in Redis cannot be tested against a list of emails. */
-  enumerationSecret: Uint8Array;
+  serverSecret: Uint8Array;
 }
 
 // During a Redis outage every request's limits fail the same way: warn at most once a minute.
@@ -98,7 +98,7 @@ export function applyRateLimits(router: Router, deps: LimitDeps): void {
   if (!limits.enabled) return;
   const storeError = storeErrorReporter(deps.log);
   const ceremonyIp = limiter(deps, storeError, 'ceremony-ip', limits.ceremonyPerIp, clientIp);
-  const ceremonyEmail = limiter(deps, storeError, 'ceremony-email', limits.ceremonyPerEmail, emailAndIp(deps.enumerationSecret));
+  const ceremonyEmail = limiter(deps, storeError, 'ceremony-email', limits.ceremonyPerEmail, emailAndIp(deps.serverSecret));
   const discoverable = limiter(deps, storeError, 'discoverable-ip', limits.discoverablePerIp, usernameless);
   const introspection = limiter(deps, storeError, 'introspection-ip', limits.introspectionPerIp, clientIp);
   const account = limiter(deps, storeError, 'account-ip', limits.accountPerIp, clientIp);

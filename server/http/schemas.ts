@@ -3,6 +3,7 @@
 // also feed the OpenAPI document, so the reference and the checks cannot drift.
 import type { AuthenticatorAttachment } from '@simplewebauthn/server';
 import { z } from 'zod';
+import { registeredTransports } from '../ceremonies/transports.js';
 import type { EventPosition } from '../db/audit-events.js';
 import { prepareNickname } from './nickname.js';
 
@@ -27,14 +28,8 @@ const label = (max: number) =>
       return z.NEVER;
     })
     .pipe(z.string().min(1).max(max));
-// Only the transports of the WebAuthn registry are kept, each once; any other value is
-// dropped without failing the ceremony (WebAuthn §2.1.1 asks to accept unknown ones),
-// so no client can store a value of its own choosing for others to see.
-const registeredTransports: ReadonlySet<string> = new Set(['usb', 'nfc', 'ble', 'smart-card', 'hybrid', 'internal']);
-const transports = z
-  .array(z.string())
-  .max(16)
-  .transform((list) => [...new Set(list.filter((value) => registeredTransports.has(value)))]);
+// Unknown transports are dropped without failing the ceremony (transports.ts).
+const transports = z.array(z.string()).max(16).transform(registeredTransports);
 // The same for authenticatorAttachment: a value newer than these types passes through.
 const attachment = z
   .string()

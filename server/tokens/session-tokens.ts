@@ -8,7 +8,7 @@
 import { randomUUID } from 'node:crypto';
 import { jwtVerify, SignJWT } from 'jose';
 import { storedIp, type Deps, type RequestContext } from '../deps.js';
-import { insertAuditEvent } from '../db/audit-events.js';
+import { auditEnvelope, insertAuditEvent } from '../db/audit-events.js';
 import { findSession, revokeSession } from '../db/sessions.js';
 import type { SessionsTable } from '../db/schema.js';
 import { AppError } from '../errors.js';
@@ -115,7 +115,7 @@ export async function revokeSessionToken(deps: Deps, claims: SessionClaims, cont
   const now = deps.now().toISOString();
   await deps.db.transaction().execute(async (trx) => {
     await revokeSession(trx, claims.jti, now);
-    await insertAuditEvent(trx, { user_id: claims.sub, type: 'session.revoked', detail: claims.jti, ip: storedIp(context.ip), created_at: now });
+    await insertAuditEvent(trx, { ...auditEnvelope(claims.sub, context, now), type: 'session.revoked', detail: claims.jti });
   });
 }
 

@@ -11,11 +11,9 @@
 // cached a JWKS before it. A key is retired (deleted) by a later rotation once a newer
 // one has been signing for longer than a session lives: no token it signed is alive.
 import { calculateJwkThumbprint, createLocalJWKSet, exportJWK, generateKeyPair, importJWK, type JWK, type JSONWebKeySet } from 'jose';
-import { deleteSigningKeys, insertSecretIfAbsent, insertSigningKeyIfAbsent, findSecret, listSigningKeys } from '../db/keys.js';
+import { deleteSigningKeys, insertSigningKeyIfAbsent, listSigningKeys } from '../db/keys.js';
 import type { Db, SigningKeysTable } from '../db/schema.js';
 import type { Deps } from '../deps.js';
-import { isoBase64URL } from '@simplewebauthn/server/helpers';
-import { randomBytes } from 'node:crypto';
 
 export const tokenAlgorithm = 'ES256';
 export const KEY_PUBLISH_SECONDS = 600;
@@ -91,15 +89,4 @@ export async function rotateSigningKeys(db: Db, now: Date, sessionTtlSeconds: nu
   const retired = signedLongEnough ? rows.filter((row) => row.generation < signedLongEnough.generation).map((row) => row.kid) : [];
   await deleteSigningKeys(db, retired);
   return { kid: added!.kid, signsFrom: new Date(signsFrom(added!)), retired };
-}
-
-// A random server secret, created once and shared by every instance.
-export async function loadSecret(db: Db, name: string, now: Date): Promise<Uint8Array> {
-  await insertSecretIfAbsent(db, {
-    name,
-    value: isoBase64URL.fromBuffer(randomBytes(32)),
-    created_at: now.toISOString(),
-  });
-  const row = await findSecret(db, name);
-  return isoBase64URL.toBuffer(row!.value);
 }

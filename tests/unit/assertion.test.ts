@@ -15,8 +15,10 @@ import { generateRegistrationOptions, verifyAuthenticationResponse, type Authent
 import { isoBase64URL, isoCBOR, isoUint8Array } from '@simplewebauthn/server/helpers';
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { verifyAssertion, type AssertionExpectations, type VerifiedAssertion } from '../../server/ceremonies/assertion.js';
+import { CHECKED_AGAINST_SIMPLEWEBAUTHN, createAssertionVerifier, type AssertionExpectations, type VerifiedAssertion } from '../../server/ceremonies/assertion.js';
 import { SoftAuthenticator, type Algorithm, type Tamper } from '../helpers/authenticator.js';
+
+const { verify: verifyAssertion } = createAssertionVerifier();
 
 const RP_ID = 'localhost';
 const ORIGIN = 'http://localhost:3000';
@@ -626,5 +628,21 @@ describe('random byte changes (fast-check)', () => {
       ),
       { numRuns: 200 },
     );
+  });
+});
+
+// The cases above prove agreement with one version of the library only. Upgrading it means
+// running this file again and then updating CHECKED_AGAINST_SIMPLEWEBAUTHN.
+describe('the library version it was checked against', () => {
+  const root = new URL('../../', import.meta.url);
+  const versionIn = (path: string) => (JSON.parse(readFileSync(new URL(path, root), 'utf8')) as { version: string }).version;
+
+  it('is the installed @simplewebauthn/server', () => {
+    expect(versionIn('node_modules/@simplewebauthn/server/package.json')).toBe(CHECKED_AGAINST_SIMPLEWEBAUTHN);
+  });
+
+  it('is the exact version package.json pins', () => {
+    const pkg = JSON.parse(readFileSync(new URL('package.json', root), 'utf8')) as { dependencies: Record<string, string> };
+    expect(pkg.dependencies['@simplewebauthn/server']).toBe(CHECKED_AGAINST_SIMPLEWEBAUTHN);
   });
 });

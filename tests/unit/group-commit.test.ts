@@ -17,7 +17,9 @@ import { findUserByEmail, insertUser } from '../../server/db/users.js';
 import { createApp } from '../../server/app.js';
 import { createServer } from '../../server/http/server.js';
 import { loadConfig } from '../../server/config.js';
-import { loadSecret, loadSigningKeys } from '../../server/tokens/signing-keys.js';
+import { createAssertionVerifier } from '../../server/ceremonies/assertion.js';
+import { loadServerSecret } from '../../server/secrets.js';
+import { loadSigningKeys } from '../../server/tokens/signing-keys.js';
 import { SoftAuthenticator } from '../helpers/authenticator.js';
 
 let dir: string;
@@ -197,7 +199,7 @@ describe('group commit', () => {
 async function serve(database: Db, log = pino({ level: 'silent' })) {
   const now = () => new Date();
   const config = loadConfig({ LOG_LEVEL: 'info', RATE_LIMIT_ENABLED: 'false' });
-  const deps = { config, db: database, keys: await loadSigningKeys(database, now()), enumerationSecret: await loadSecret(database, 'enumeration', now()), now, log };
+  const deps = { config, db: database, keys: await loadSigningKeys(database, now()), serverSecret: await loadServerSecret(database, now()), assertionVerifier: createAssertionVerifier(), now, log };
   const server = createServer(createApp(deps), config.connections).listen(0, '127.0.0.1');
   await new Promise((resolve) => server.once('listening', resolve));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
