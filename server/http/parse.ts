@@ -1,5 +1,5 @@
 import type { Request } from 'express';
-import { z } from 'zod';
+import type { z } from 'zod';
 import { AppError } from '../errors.js';
 
 export function parse<T extends z.ZodType>(schema: T, value: unknown, what = 'body'): z.output<T> {
