@@ -14,7 +14,10 @@ function reachable(url: URL): Promise<boolean> {
       socket.destroy();
       resolve(result);
     };
-    socket.once('connect', () => done(true)).once('error', () => done(false)).once('timeout', () => done(false));
+    socket
+      .once('connect', () => done(true))
+      .once('error', () => done(false))
+      .once('timeout', () => done(false));
   });
 }
 

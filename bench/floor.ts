@@ -37,7 +37,12 @@ async function cpuPerOp(iterations: number, op: (i: number) => unknown): Promise
 
 async function verifySeconds(iterations: number) {
   const authenticator = new SoftAuthenticator({ origin });
-  const creation = { challenge: 'AAAA', rp: { id: 'localhost', name: 'bench' }, user: { id: 'AAAA', name: 'u', displayName: 'u' }, pubKeyCredParams: [{ alg: -7 as const, type: 'public-key' as const }] };
+  const creation = {
+    challenge: 'AAAA',
+    rp: { id: 'localhost', name: 'bench' },
+    user: { id: 'AAAA', name: 'u', displayName: 'u' },
+    pubKeyCredParams: [{ alg: -7 as const, type: 'public-key' as const }],
+  };
   await authenticator.createCredential(creation);
   const publicKeyHex = Buffer.from(authenticator.credentials[0]!.publicKey).toString('hex');
   const options = await generateAuthenticationOptions({ rpID: 'localhost', userVerification: 'required' });
@@ -74,7 +79,12 @@ async function databaseSeconds(iterations: number, accounts = 1000) {
     db.pragma('synchronous = NORMAL');
     db.pragma('foreign_keys = ON');
     const now = new Date().toISOString();
-    const users = Array.from({ length: accounts }, (_, i) => ({ id: randomUUID(), email: `user${i}@example.com`, credential: randomBytes(32).toString('hex'), counter: 0 }));
+    const users = Array.from({ length: accounts }, (_, i) => ({
+      id: randomUUID(),
+      email: `user${i}@example.com`,
+      credential: randomBytes(32).toString('hex'),
+      counter: 0,
+    }));
     const insertUser = db.prepare('insert into users (id, email, display_name, user_handle, created_at) values (?, ?, ?, ?, ?)');
     const insertCredential = db.prepare(
       "insert into credentials (id, user_id, public_key, counter, device_type, backed_up, transports, aaguid, name, created_at) values (?, ?, 'a5', 0, 'singleDevice', 0, '[]', 'x', 'Passkey', ?)",
@@ -86,12 +96,18 @@ async function databaseSeconds(iterations: number, accounts = 1000) {
       }
     })();
     const statements = {
-      insertChallenge: db.prepare("insert into challenges (id, kind, challenge, user_id, email, display_name, user_handle, session_jti, created_at, expires_at) values (?, 'authentication', 'c', null, ?, null, null, null, ?, ?)"),
+      insertChallenge: db.prepare(
+        "insert into challenges (id, kind, challenge, user_id, email, display_name, user_handle, session_jti, created_at, expires_at) values (?, 'authentication', 'c', null, ?, null, null, null, ?, ?)",
+      ),
       consume: db.prepare('delete from challenges where id = ? returning *'),
-      credentialWithUser: db.prepare('select credentials.*, users.email, users.user_handle from credentials inner join users on users.id = credentials.user_id where credentials.id = ?'),
+      credentialWithUser: db.prepare(
+        'select credentials.*, users.email, users.user_handle from credentials inner join users on users.id = credentials.user_id where credentials.id = ?',
+      ),
       use: db.prepare('update credentials set counter = ?, backed_up = 0, last_used_at = ? where id = ? and counter = ?'),
       session: db.prepare('insert into sessions (jti, user_id, credential_id, created_at, expires_at, revoked_at) values (?, ?, ?, ?, ?, null)'),
-      audit: db.prepare("insert into audit_events (id, credential_id, ip, user_id, type, created_at, detail) values (?, ?, '127.0.0.1', ?, 'passkey.used', ?, null)"),
+      audit: db.prepare(
+        "insert into audit_events (id, credential_id, ip, user_id, type, created_at, detail) values (?, ?, '127.0.0.1', ?, 'passkey.used', ?, null)",
+      ),
     };
     const finish = db.transaction((user: (typeof users)[number]) => {
       statements.use.run(user.counter + 1, now, user.credential, user.counter);

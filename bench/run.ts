@@ -187,7 +187,12 @@ async function run(instanceCount: number, filler: number, floorPerSecond: number
   const schema = args.db === 'postgres' ? await freshPostgresSchema() : undefined;
   const databaseUrl = schema?.url ?? join(tmp, 'bench.db');
   const nodeArgs = args['node-args'].split(' ').filter(Boolean);
-  const env = Object.fromEntries(args.env.split(' ').filter(Boolean).map((pair) => pair.split('=', 2) as [string, string]));
+  const env = Object.fromEntries(
+    args.env
+      .split(' ')
+      .filter(Boolean)
+      .map((pair) => pair.split('=', 2) as [string, string]),
+  );
   const cpus = args.pin ? ['0', '0'] : [undefined, undefined];
   const instances: Instance[] = [];
   try {
@@ -211,7 +216,9 @@ async function run(instanceCount: number, filler: number, floorPerSecond: number
       const first = await drive(instances, users, 60);
       const afterOneMinute = memoryMb(pid).now;
       const rest = await drive(instances, users, Number(args.soak) - 60);
-      console.log(`${title}, soak ${args.soak} s:\n  RSS after 1 min ${afterOneMinute.toFixed(1)} MB, at the end ${memoryMb(pid).now.toFixed(1)} MB, peak ${memoryMb(pid).peak.toFixed(1)} MB\n  ceremonies/s ${first.perSecond.toFixed(0)} then ${rest.perSecond.toFixed(0)}, errors ${first.errors + rest.errors}`);
+      console.log(
+        `${title}, soak ${args.soak} s:\n  RSS after 1 min ${afterOneMinute.toFixed(1)} MB, at the end ${memoryMb(pid).now.toFixed(1)} MB, peak ${memoryMb(pid).peak.toFixed(1)} MB\n  ceremonies/s ${first.perSecond.toFixed(0)} then ${rest.perSecond.toFixed(0)}, errors ${first.errors + rest.errors}`,
+      );
       return;
     }
     const pick = await measure(instances, users);
@@ -257,7 +264,9 @@ async function runPeer(filler: number) {
     const pick = await measure([peer], users, one);
     const service = serviceAt.get(filler);
     const versus = service
-      ? [`  the service       ${(service.perSecond / median(pick('perSecond'))).toFixed(2)} × the peer's ceremonies/s, at ${(service.cpuMsPerCeremony / median(pick('cpuMsPerCeremony'))).toFixed(2)} × its CPU per ceremony`]
+      ? [
+          `  the service       ${(service.perSecond / median(pick('perSecond'))).toFixed(2)} × the peer's ceremonies/s, at ${(service.cpuMsPerCeremony / median(pick('cpuMsPerCeremony'))).toFixed(2)} × its CPU per ceremony`,
+        ]
       : [];
     console.log(
       [
@@ -285,7 +294,7 @@ async function floorOnServiceCore(): Promise<Awaited<ReturnType<typeof measureFl
 
 const floor = await floorOnServiceCore();
 console.log(
-  `floor, CPU ${args.pin ? 'on CPU 0 (the service\'s)' : 'on one core'}, in-process: assertion verify ${(floor.verify * 1e6).toFixed(0)} µs + JWT ${(floor.sign * 1e6).toFixed(0)} µs + SQLite statements ${(floor.database * 1e6).toFixed(0)} µs = ${(floor.total * 1e6).toFixed(0)} µs -> ${floor.perSecond.toFixed(0)} ceremonies/s`,
+  `floor, CPU ${args.pin ? "on CPU 0 (the service's)" : 'on one core'}, in-process: assertion verify ${(floor.verify * 1e6).toFixed(0)} µs + JWT ${(floor.sign * 1e6).toFixed(0)} µs + SQLite statements ${(floor.database * 1e6).toFixed(0)} µs = ${(floor.total * 1e6).toFixed(0)} µs -> ${floor.perSecond.toFixed(0)} ceremonies/s`,
 );
 const fillers = args.filler.split(',').map(Number);
 for (const filler of fillers) {

@@ -33,7 +33,13 @@ export async function startInstance(
   });
   const url = new URL(`http://127.0.0.1:${port}`);
   for (let i = 0; i < 600; i++) {
-    if (await http.call(url, 'GET', '/readyz').then((r) => r.status === 200, () => false)) return { url, child };
+    if (
+      await http.call(url, 'GET', '/readyz').then(
+        (r) => r.status === 200,
+        () => false,
+      )
+    )
+      return { url, child };
     if (child.exitCode !== null) break;
     await new Promise((resolve) => setTimeout(resolve, 100));
   }

@@ -102,7 +102,10 @@ function trustProxy(raw: string | undefined): false | number | string {
   const value = raw?.trim();
   if (!value || value === 'false') return false;
   if (value === 'true') {
-    throw new ConfigError('TRUST_PROXY', 'true would believe any client\'s X-Forwarded-For: give your proxies\' addresses or subnets (loopback, 10.0.0.0/8) or a hop count');
+    throw new ConfigError(
+      'TRUST_PROXY',
+      "true would believe any client's X-Forwarded-For: give your proxies' addresses or subnets (loopback, 10.0.0.0/8) or a hop count",
+    );
   }
   if (/^\d+$/.test(value)) return Number(value);
   for (const entry of value.split(',').map((part) => part.trim())) {
@@ -228,7 +231,10 @@ function connectionLimits(env: Record<string, string | undefined>): ConnectionLi
   const headersTimeoutSeconds = integer(env, 'HEADERS_TIMEOUT_SECONDS', 10, 1, 300);
   const requestTimeoutSeconds = integer(env, 'REQUEST_TIMEOUT_SECONDS', 30, 1, 3600);
   if (requestTimeoutSeconds < headersTimeoutSeconds) {
-    throw new ConfigError('REQUEST_TIMEOUT_SECONDS', `must be at least HEADERS_TIMEOUT_SECONDS (${headersTimeoutSeconds}): the headers are part of the request`);
+    throw new ConfigError(
+      'REQUEST_TIMEOUT_SECONDS',
+      `must be at least HEADERS_TIMEOUT_SECONDS (${headersTimeoutSeconds}): the headers are part of the request`,
+    );
   }
   return {
     headersTimeoutSeconds,

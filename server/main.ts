@@ -95,10 +95,13 @@ function shutdown(signal: string) {
   metricsServer?.close();
   metricsServer?.closeAllConnections();
   // Whatever hangs (a database that stopped answering), the process ends.
-  setTimeout(() => {
-    log.error('shutdown: the database or Redis did not close in time; exiting');
-    process.exit(1);
-  }, (config.shutdownTimeoutSeconds + 10) * 1000).unref();
+  setTimeout(
+    () => {
+      log.error('shutdown: the database or Redis did not close in time; exiting');
+      process.exit(1);
+    },
+    (config.shutdownTimeoutSeconds + 10) * 1000,
+  ).unref();
   const deadline = setTimeout(() => {
     log.warn('shutdown deadline reached: closing remaining connections');
     server.closeAllConnections();

@@ -280,7 +280,16 @@ export function openApiDocument(config: Pick<Config, 'rpName' | 'publicUrl'>) {
                     required: ['type', 'at', 'credentialId', 'detail', 'ip'],
                     properties: {
                       type: {
-                        enum: ['account.created', 'passkey.created', 'passkey.used', 'passkey.renamed', 'passkey.deleted', 'sign_in.failed', 'counter.regressed', 'session.revoked'],
+                        enum: [
+                          'account.created',
+                          'passkey.created',
+                          'passkey.used',
+                          'passkey.renamed',
+                          'passkey.deleted',
+                          'sign_in.failed',
+                          'counter.regressed',
+                          'session.revoked',
+                        ],
                       },
                       at: { type: 'string', format: 'date-time' },
                       credentialId: { type: ['string', 'null'] },

@@ -65,15 +65,11 @@ export async function connectRedis(url: string, log: Logger, waitMs = 2000): Pro
     reported = false;
   });
   let timer: NodeJS.Timeout | undefined;
-  await Promise.race([
-    client.connect().catch(() => {}),
-    new Promise((resolve) => (timer = setTimeout(resolve, waitMs))),
-  ]);
+  await Promise.race([client.connect().catch(() => {}), new Promise((resolve) => (timer = setTimeout(resolve, waitMs)))]);
   clearTimeout(timer);
   return {
     client,
-    store: (prefix) =>
-      new ReconnectingRedisStore({ prefix, sendCommand: (...args: string[]) => answeredWithin(client.sendCommand(args), COMMAND_TIMEOUT_MS) }),
+    store: (prefix) => new ReconnectingRedisStore({ prefix, sendCommand: (...args: string[]) => answeredWithin(client.sendCommand(args), COMMAND_TIMEOUT_MS) }),
     async close() {
       // close() waits for every reply still due, which a stalled Redis never sends.
       const giveUp = setTimeout(() => client.destroy(), CLOSE_TIMEOUT_MS);

@@ -108,10 +108,8 @@ const serviceMessages = {
   unreachable: "Can't reach the passkey service. Check your connection and try again.",
   account_exists: 'An account with this email already exists. Choose Sign in instead.',
   unauthorized: 'Your session has ended. Sign in again.',
-  authentication_failed:
-    "Signing in with that passkey didn't work. It may have been removed from your account: try another passkey.",
-  registration_failed:
-    "Your passkey couldn't be registered. If it is registered already, sign in with it; otherwise try again, or use another device.",
+  authentication_failed: "Signing in with that passkey didn't work. It may have been removed from your account: try another passkey.",
+  registration_failed: "Your passkey couldn't be registered. If it is registered already, sign in with it; otherwise try again, or use another device.",
   challenge_expired: 'That took too long and the request expired. Try again.',
   unknown_challenge: 'That took too long and the request expired. Try again.',
   last_credential: "You can't delete your only passkey: you couldn't sign in any more. Add another passkey first.",

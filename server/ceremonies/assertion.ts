@@ -30,13 +30,7 @@ export interface VerifiedAssertion {
 const { COSEALG, COSECRV, COSEKEYS, COSEKTY } = cose;
 
 /** What a failed check was, as a fixed code that quotes nothing the client sent. */
-export type AssertionFailure =
-  | 'challenge_mismatch'
-  | 'origin_mismatch'
-  | 'rp_id_mismatch'
-  | 'user_not_present'
-  | 'user_not_verified'
-  | 'bad_signature';
+export type AssertionFailure = 'challenge_mismatch' | 'origin_mismatch' | 'rp_id_mismatch' | 'user_not_present' | 'user_not_verified' | 'bad_signature';
 
 export class AssertionFailed extends Error {
   constructor(
@@ -104,7 +98,8 @@ export function createAssertionVerifier({ keyCacheSize = 10_000 } = {}): Asserti
     const { rpIdHash, flags, counter } = parseAuthenticatorData(authData);
     if (!timingSafeEqual(rpIdHash, hashOfRpId(expected.rpId))) throw new AssertionFailed('rp_id_mismatch', 'Unexpected RP ID hash');
     if (!flags.up) throw new AssertionFailed('user_not_present', 'User not present during authentication');
-    if (expected.requireUserVerification && !flags.uv) throw new AssertionFailed('user_not_verified', 'User verification required, but user could not be verified');
+    if (expected.requireUserVerification && !flags.uv)
+      throw new AssertionFailed('user_not_verified', 'User verification required, but user could not be verified');
     // Backup state without backup eligibility is impossible (parseBackupFlags).
     if (flags.bs && !flags.be) throw new Error('Single-device credential indicated that it was backed up');
 
@@ -137,7 +132,8 @@ function checkClientData(parsed: unknown, expected: AssertionExpectations): void
   if (type !== 'webauthn.get') throw new Error(`Unexpected authentication response type: ${String(type)}`);
   if (challenge !== expected.challenge) throw new AssertionFailed('challenge_mismatch', 'Unexpected authentication response challenge');
   checkCrossOrigin({ crossOrigin, topOrigin }, expected.topOrigins);
-  if (!expected.origins.includes(origin as string)) throw new AssertionFailed('origin_mismatch', `Unexpected authentication response origin "${String(origin)}"`);
+  if (!expected.origins.includes(origin as string))
+    throw new AssertionFailed('origin_mismatch', `Unexpected authentication response origin "${String(origin)}"`);
   if (tokenBinding) {
     if (typeof tokenBinding !== 'object') throw new Error('ClientDataJSON tokenBinding was not an object');
     const { status } = tokenBinding as Record<string, unknown>;
@@ -188,8 +184,7 @@ function importEC2(alg: number, crv: unknown, x: unknown, y: unknown): PublicKey
     // so is accepted by simplewebauthn too (same r and s). Any other is decided as
     // simplewebauthn decides it, through the lenient parser below.
     verify: (data, signature) =>
-      verifiesAsStrictDer(hash, data, key, signature) ||
-      cryptoVerify(hash, data, { key, dsaEncoding: 'ieee-p1363' }, ecdsaSignatureToP1363(signature, size)),
+      verifiesAsStrictDer(hash, data, key, signature) || cryptoVerify(hash, data, { key, dsaEncoding: 'ieee-p1363' }, ecdsaSignatureToP1363(signature, size)),
   };
 }
 
@@ -233,9 +228,7 @@ function importRSA(alg: number, n: unknown, e: unknown): PublicKey {
   if (!pss && !pkcs1) throw new Error(`Unexpected RSA key algorithm ${alg}`);
   const hash = hashForAlg(alg);
   const key = createPublicKey({ key: { kty: 'RSA', n: jwkMember(n), e: jwkMember(e) }, format: 'jwk' });
-  const options = pss
-    ? { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: saltLengths[hash] }
-    : { key, padding: constants.RSA_PKCS1_PADDING };
+  const options = pss ? { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: saltLengths[hash] } : { key, padding: constants.RSA_PKCS1_PADDING };
   return { verify: (data, signature) => cryptoVerify(hash, data, options, signature) };
 }
 
@@ -246,11 +239,18 @@ function hashForAlg(alg: number): string {
   switch (alg) {
     case COSEALG.RS1:
       return 'sha1';
-    case COSEALG.ES256: case COSEALG.PS256: case COSEALG.RS256:
+    case COSEALG.ES256:
+    case COSEALG.PS256:
+    case COSEALG.RS256:
       return 'sha256';
-    case COSEALG.ES384: case COSEALG.PS384: case COSEALG.RS384:
+    case COSEALG.ES384:
+    case COSEALG.PS384:
+    case COSEALG.RS384:
       return 'sha384';
-    case COSEALG.ES512: case COSEALG.PS512: case COSEALG.RS512: case COSEALG.EdDSA:
+    case COSEALG.ES512:
+    case COSEALG.PS512:
+    case COSEALG.RS512:
+    case COSEALG.EdDSA:
       return 'sha512';
     default:
       throw new Error(`Could not map COSE alg value of ${alg} to a hash algorithm`);

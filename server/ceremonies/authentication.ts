@@ -4,11 +4,7 @@
 // its counter must increase and its backup eligibility stay as registered; every failure is
 // one 401 authentication_failed, its reason logged and a fixed code written to the passkey
 // owner's trail off the answer's path; counter, session and audit event commit together.
-import {
-  generateAuthenticationOptions,
-  type AuthenticationResponseJSON,
-  type PublicKeyCredentialRequestOptionsJSON,
-} from '@simplewebauthn/server';
+import { generateAuthenticationOptions, type AuthenticationResponseJSON, type PublicKeyCredentialRequestOptionsJSON } from '@simplewebauthn/server';
 import type { Deps, RequestContext } from '../deps.js';
 import { auditEnvelope, insertAuditEvent, insertUnsignedFailedSignIn } from '../db/audit-events.js';
 import { findCredentialWithUser, recordCredentialUse } from '../db/credentials.js';
@@ -28,10 +24,7 @@ import type { StartedCeremony } from './registration.js';
 // same work and the same one write, the challenge keeping the email. The account is bound
 // at the finish instead (requireStartedAccount), so an unknown email's challenge never finishes.
 
-export async function startSignIn(
-  deps: Deps,
-  input: { email?: string },
-): Promise<StartedCeremony<PublicKeyCredentialRequestOptionsJSON>> {
+export async function startSignIn(deps: Deps, input: { email?: string }): Promise<StartedCeremony<PublicKeyCredentialRequestOptionsJSON>> {
   const { config } = deps;
   const options = await generateAuthenticationOptions({
     rpID: config.rpId,

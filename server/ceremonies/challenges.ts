@@ -61,9 +61,7 @@ export interface SignInChallenge {
   userId: string | null;
 }
 
-export type TakenChallenge<K extends ChallengeKind = ChallengeKind> = K extends 'registration'
-  ? SignUpChallenge | AddPasskeyChallenge
-  : SignInChallenge;
+export type TakenChallenge<K extends ChallengeKind = ChallengeKind> = K extends 'registration' ? SignUpChallenge | AddPasskeyChallenge : SignInChallenge;
 
 /** Why a challenge cannot finish a ceremony. */
 export type ChallengeProblem = 'unknown' | 'wrong_kind' | 'expired';

@@ -57,6 +57,8 @@ function importJwk(jwk: Record<string, string>): KeyObject {
   try {
     return createPublicKey({ key: jwk, format: 'jwk' });
   } catch (error) {
-    throw new Error(`Public key could not be imported (${jwk.kty}${jwk.crv ? ` ${jwk.crv}` : ''}): ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+    throw new Error(`Public key could not be imported (${jwk.kty}${jwk.crv ? ` ${jwk.crv}` : ''}): ${error instanceof Error ? error.message : String(error)}`, {
+      cause: error,
+    });
   }
 }

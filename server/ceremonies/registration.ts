@@ -105,11 +105,7 @@ export async function startAddPasskey(
     throw new AppError('invalid_request', 'email does not match the signed-in account');
   }
   const existing = await listCredentialsByUser(deps.db, user.id);
-  const options = await creationOptions(
-    deps,
-    { email: user.email, displayName: user.display_name, userHandle: user.user_handle },
-    existing,
-  );
+  const options = await creationOptions(deps, { email: user.email, displayName: user.display_name, userHandle: user.user_handle }, existing);
   const challengeId = await saveChallenge(deps, {
     kind: 'registration',
     challenge: options.challenge,
@@ -138,8 +134,7 @@ function registrationFailed(reason: string, cause?: unknown) {
 
 // WebAuthn §7.1 step 26: a credential id registered already fails the ceremony
 // (the contract's registration_failed), whichever account holds it.
-const passkeyRegisteredAlready = (cause?: unknown) =>
-  new AppError('registration_failed', 'This passkey is registered already', { cause });
+const passkeyRegisteredAlready = (cause?: unknown) => new AppError('registration_failed', 'This passkey is registered already', { cause });
 
 /** Verifies a registration response; returns the credential row to store (hex-encoded). */
 export async function verifyNewCredential(

@@ -18,7 +18,11 @@ export function auditEnvelope(userId: string, context: { ip?: string | undefined
 // control, formatting (bidi) or lone surrogate characters, and at most 200 characters,
 // so nobody can stuff the trail or disguise a line of it. A passkey's name keeps its accents.
 const clean = (detail: string | null | undefined) =>
-  detail ? Array.from(detail.replace(/[\p{Cc}\p{Cf}\p{Cs}]/gu, '?')).slice(0, 200).join('') : null;
+  detail
+    ? Array.from(detail.replace(/[\p{Cc}\p{Cf}\p{Cs}]/gu, '?'))
+        .slice(0, 200)
+        .join('')
+    : null;
 
 // Prepared (compiled once, see prepared.ts): every sign-in writes one.
 const insert = prepare((db, e: AuditEventsTable) =>
@@ -79,9 +83,7 @@ export interface EventPosition {
 export function listAuditEventsByUser(db: Db, userId: string, limit: number, before?: EventPosition) {
   let query = db.selectFrom('audit_events').selectAll().where('user_id', '=', userId);
   if (before) {
-    query = query.where((eb) =>
-      eb.or([eb('created_at', '<', before.at), eb.and([eb('created_at', '=', before.at), eb('id', '<', before.id)])]),
-    );
+    query = query.where((eb) => eb.or([eb('created_at', '<', before.at), eb.and([eb('created_at', '=', before.at), eb('id', '<', before.id)])]));
   }
   return query.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(limit).execute();
 }

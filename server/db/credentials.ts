@@ -21,13 +21,7 @@ export async function findCredentialWithUser(db: Db, id: string) {
 }
 
 export function listCredentialsByUser(db: Db, userId: string) {
-  return db
-    .selectFrom('credentials')
-    .selectAll()
-    .where('user_id', '=', userId)
-    .orderBy('created_at')
-    .orderBy('id')
-    .execute();
+  return db.selectFrom('credentials').selectAll().where('user_id', '=', userId).orderBy('created_at').orderBy('id').execute();
 }
 
 export async function insertCredential(db: Db, credential: CredentialsTable): Promise<void> {
@@ -53,20 +47,11 @@ export async function recordCredentialUse(
 }
 
 export async function renameCredential(db: Db, userId: string, id: string, name: string): Promise<boolean> {
-  const result = await db
-    .updateTable('credentials')
-    .set({ name })
-    .where('id', '=', id)
-    .where('user_id', '=', userId)
-    .executeTakeFirst();
+  const result = await db.updateTable('credentials').set({ name }).where('id', '=', id).where('user_id', '=', userId).executeTakeFirst();
   return result.numUpdatedRows === 1n;
 }
 
 export async function deleteCredential(db: Db, userId: string, id: string): Promise<boolean> {
-  const result = await db
-    .deleteFrom('credentials')
-    .where('id', '=', id)
-    .where('user_id', '=', userId)
-    .executeTakeFirst();
+  const result = await db.deleteFrom('credentials').where('id', '=', id).where('user_id', '=', userId).executeTakeFirst();
   return result.numDeletedRows === 1n;
 }

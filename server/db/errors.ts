@@ -9,11 +9,25 @@ export function isUniqueViolation(error: unknown): boolean {
 
 const unavailableCodes = new Set([
   // network, from node
-  'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EHOSTUNREACH', 'EAI_AGAIN',
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'ENOTFOUND',
+  'EHOSTUNREACH',
+  'EAI_AGAIN',
   // PostgreSQL: shutting down, starting up, too many connections, statement timeout;
   // and a server that answers but cannot write: disk full, out of memory, I/O error,
   // read-only transaction (a standby after a fail-over)
-  '57P01', '57P02', '57P03', '53300', '57014', '53100', '53200', '58030', '25006',
+  '57P01',
+  '57P02',
+  '57P03',
+  '53300',
+  '57014',
+  '53100',
+  '53200',
+  '58030',
+  '25006',
   // SQLite: the WAL could not be flushed (group-commit.ts)
   'WAL_FLUSH_FAILED',
 ]);

@@ -18,9 +18,7 @@ class Placeholder {
  * `build` makes the query from `args`, each of which it may only use as a value
  * (a placeholder stands in for it); the result runs it with real arguments.
  */
-export function prepare<Args extends object, Row>(
-  build: (db: Db, args: Args) => Compilable<Row>,
-): (db: Db, args: Args) => Promise<QueryResult<Row>> {
+export function prepare<Args extends object, Row>(build: (db: Db, args: Args) => Compilable<Row>): (db: Db, args: Args) => Promise<QueryResult<Row>> {
   // Per dialect: the SQL differs.
   const compiled = new WeakMap<DialectAdapter, CompiledQuery<Row>>();
   const placeholders = new Proxy({} as Args, { get: (_target, name) => new Placeholder(String(name)) });

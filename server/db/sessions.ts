@@ -40,12 +40,7 @@ export async function holdLiveSession(trx: Db, jti: string, now: string): Promis
 }
 
 export async function revokeSession(db: Db, jti: string, revokedAt: string): Promise<void> {
-  await db
-    .updateTable('sessions')
-    .set({ revoked_at: revokedAt })
-    .where('jti', '=', jti)
-    .where('revoked_at', 'is', null)
-    .execute();
+  await db.updateTable('sessions').set({ revoked_at: revokedAt }).where('jti', '=', jti).where('revoked_at', 'is', null).execute();
 }
 
 /** The account's live sessions (not revoked, not expired), newest first. */

@@ -2,8 +2,7 @@ import { AppError } from '../errors.js';
 import type { Db, UsersTable } from './schema.js';
 
 /** A sign-up for an email that has an account: the person should sign in instead. */
-export const accountExists = (cause?: unknown) =>
-  new AppError('account_exists', 'An account with this email exists already: sign in instead', { cause });
+export const accountExists = (cause?: unknown) => new AppError('account_exists', 'An account with this email exists already: sign in instead', { cause });
 
 export function findUserById(db: Db, id: string) {
   return db.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirst();

@@ -90,11 +90,13 @@ export function createMetrics(deps: Pick<Deps, 'config' | 'log'>): Metrics {
   }
 
   const checkToken = deps.config.metricsToken ? apiKeyChecker([deps.config.metricsToken], 'authorization', 'Bearer ') : undefined;
-  const endpoint = ({ dedicated }: { dedicated: boolean }): RequestHandler => async (req, res) => {
-    if (checkToken) checkToken(req);
-    else if (!dedicated || cameThroughProxy(req.headers)) throw new AppError('not_found', `No route for GET ${req.path}`);
-    res.type(registry.contentType).send(await registry.metrics());
-  };
+  const endpoint =
+    ({ dedicated }: { dedicated: boolean }): RequestHandler =>
+    async (req, res) => {
+      if (checkToken) checkToken(req);
+      else if (!dedicated || cameThroughProxy(req.headers)) throw new AppError('not_found', `No route for GET ${req.path}`);
+      res.type(registry.contentType).send(await registry.metrics());
+    };
 
   return { registry, middleware, ceremony, endpoint };
 }

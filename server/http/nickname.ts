@@ -27,15 +27,26 @@ const visible = /[\p{L}\p{N}\p{P}\p{S}]/u;
 // Canonical_Combining_Class 9 (Virama), from the runtime's own Unicode data: canonical
 // ordering puts such a mark after one of class 8 (U+3099) and before one of class 10 (U+05B0).
 const isVirama = (char: string) =>
-  char !== '\u3099' && char !== '\u05B0' && mark.test(char) &&
-  `a${char}\u3099`.normalize('NFD') === `a\u3099${char}` && `a\u05B0${char}`.normalize('NFD') === `a${char}\u05B0`;
+  char !== '\u3099' &&
+  char !== '\u05B0' &&
+  mark.test(char) &&
+  `a${char}\u3099`.normalize('NFD') === `a\u3099${char}` &&
+  `a\u05B0${char}`.normalize('NFD') === `a${char}\u05B0`;
 
 // Only spaces are trimmed: String.prototype.trim would also drop a BOM or a tab, unseen.
-const mapSpaces = (value: string) => value.replace(/\p{Zs}/gu, ' ').replace(/ {2,}/g, ' ').replace(/^ | $/g, '');
+const mapSpaces = (value: string) =>
+  value
+    .replace(/\p{Zs}/gu, ' ')
+    .replace(/ {2,}/g, ' ')
+    .replace(/^ | $/g, '');
 
 /** The enforced form of a name, or why it is refused. */
 export function prepareNickname(input: string): { name: string } | { problem: string } {
-  const name = mapSpaces(mapSpaces(input).replace(/[\uFE0E\uFE0F]/g, '').normalize('NFKC'));
+  const name = mapSpaces(
+    mapSpaces(input)
+      .replace(/[\uFE0E\uFE0F]/g, '')
+      .normalize('NFKC'),
+  );
   const chars = [...name];
   let marksInARow = 0;
   for (const [i, char] of chars.entries()) {

@@ -39,7 +39,13 @@ function storeErrorReporter(log: Logger) {
   };
 }
 
-function limiter(deps: LimitDeps, storeError: ReturnType<typeof storeErrorReporter>, name: string, limit: number, key: (req: Request) => string | undefined): RequestHandler {
+function limiter(
+  deps: LimitDeps,
+  storeError: ReturnType<typeof storeErrorReporter>,
+  name: string,
+  limit: number,
+  key: (req: Request) => string | undefined,
+): RequestHandler {
   const { config, log, redis } = deps;
   const store = redis?.store(`${config.redisKeyPrefix}rl:${name}:`);
   return rateLimit({

@@ -10,7 +10,10 @@ import { prepareNickname } from './nickname.js';
 // Text we store: well-formed Unicode without NUL (PostgreSQL refuses both).
 const text = () => z.string().refine((value) => value.isWellFormed() && !value.includes('\0'), 'must be valid text');
 
-const base64url = z.string().max(16_384).regex(/^[A-Za-z0-9_-]*={0,2}$/, 'expected base64url');
+const base64url = z
+  .string()
+  .max(16_384)
+  .regex(/^[A-Za-z0-9_-]*={0,2}$/, 'expected base64url');
 // RFC 5321 §4.5.3.1.1: a local part is at most 64 octets; no mailbox has a longer one.
 const email = text()
   .trim()

@@ -34,7 +34,7 @@ const sessions = (token: string) => service.request('GET', '/v1/sessions', undef
 const me = (token: string) => service.request('GET', '/v1/me', undefined, bearer(token));
 
 describe('a stolen token does not own the account', () => {
-  it('the takeover (token only: add a passkey, delete the owner\'s) fails once the proof is old, and nothing changes', async () => {
+  it("the takeover (token only: add a passkey, delete the owner's) fails once the proof is old, and nothing changes", async () => {
     service.clock.advance(REAUTH_MAX_AGE + 1);
     const stolen = owner.token;
     const before = await tableCounts(service.deps);
@@ -89,7 +89,7 @@ describe('a stolen token does not own the account', () => {
     }
   });
 
-  it('adding a passkey never opens a session: the session count stays, the answer is the caller\'s token', async () => {
+  it("adding a passkey never opens a session: the session count stays, the answer is the caller's token", async () => {
     const added = await addPasskey(owner.token);
     expect(added.status).toBe(201);
     expect(added.body.token).toBe(owner.token);
@@ -117,7 +117,7 @@ describe('GET /v1/sessions', () => {
     expect(oldest).toMatchObject({ id: decodeJwt(owner.token).jti, current: true });
   });
 
-  it('leaves out ended and expired sessions, and other accounts\' sessions', async () => {
+  it("leaves out ended and expired sessions, and other accounts' sessions", async () => {
     const bob = await signUp(service, new SoftAuthenticator(), 'bob@example.com');
     const ended = (await signIn(service, phone)).body.token as string;
     expect((await service.request('DELETE', '/v1/sessions/current', undefined, bearer(ended))).status).toBe(204);
@@ -143,7 +143,7 @@ describe('DELETE /v1/sessions/:id', () => {
     expect((await auditTrail(service.deps, owner.userId)).filter((e) => e.type === 'session.revoked').map((e) => e.detail)).toEqual([id]);
   });
 
-  it('another account\'s session, an ended one, or an unknown id -> 404 not_found, nothing changes', async () => {
+  it("another account's session, an ended one, or an unknown id -> 404 not_found, nothing changes", async () => {
     const bob = await signUp(service, new SoftAuthenticator(), 'bob@example.com');
     const ended = (await signIn(service, phone)).body.token as string;
     await service.request('DELETE', '/v1/sessions/current', undefined, bearer(ended));
@@ -163,7 +163,7 @@ describe('DELETE /v1/sessions/:id', () => {
 });
 
 describe('DELETE /v1/sessions (sign out everywhere else)', () => {
-  it('ends every session of the account but the caller\'s, and no other account\'s', async () => {
+  it("ends every session of the account but the caller's, and no other account's", async () => {
     const intruder = (await signIn(service, phone)).body.token as string;
     const another = (await signIn(service, phone)).body.token as string;
     const bob = await signUp(service, new SoftAuthenticator(), 'bob@example.com');
@@ -178,7 +178,7 @@ describe('DELETE /v1/sessions (sign out everywhere else)', () => {
     expect(revoked.map((e) => e.detail).sort()).toEqual([decodeJwt(intruder).jti, decodeJwt(another).jti].sort());
   });
 
-  it('the intruder\'s stolen token, once ended, adds no passkey even after the owner deleted theirs', async () => {
+  it("the intruder's stolen token, once ended, adds no passkey even after the owner deleted theirs", async () => {
     const intruder = (await signIn(service, phone)).body.token as string;
     expect((await service.request('DELETE', '/v1/sessions', undefined, bearer(owner.token))).status).toBe(204);
     const start = await startAdding(intruder);

@@ -22,7 +22,7 @@ async function addPasskey(authenticator: SoftAuthenticator, name?: string) {
 }
 
 describe('/v1/credentials', () => {
-  it('lists the account\'s passkeys, oldest first', async () => {
+  it("lists the account's passkeys, oldest first", async () => {
     service.clock.advance(10);
     const laptop = await addPasskey(new SoftAuthenticator(), 'Laptop');
     const list = await service.request('GET', '/v1/credentials', undefined, as(token));
@@ -60,7 +60,7 @@ describe('/v1/credentials', () => {
     expect(rows).toEqual([{ id: phone.credentials[0]!.idHex }]);
   });
 
-  it('deleting a passkey ends the sessions it opened, but not the caller\'s own', async () => {
+  it("deleting a passkey ends the sessions it opened, but not the caller's own", async () => {
     const laptop = new SoftAuthenticator();
     const laptopId = (await addPasskey(laptop)).id;
     const fromLaptop = (await signIn(service, laptop)).body.token;
@@ -90,7 +90,7 @@ describe('/v1/credentials', () => {
     expect(await service.deps.db.selectFrom('credentials').select('id').execute()).toHaveLength(1);
   });
 
-  it('another user\'s passkey is 404 not_found for rename and delete, and untouched', async () => {
+  it("another user's passkey is 404 not_found for rename and delete, and untouched", async () => {
     const bob = new SoftAuthenticator();
     await signUp(service, bob, 'bob@example.com');
     await addPasskey(new SoftAuthenticator()); // alice has two, so only ownership stops the delete

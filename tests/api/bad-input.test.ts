@@ -39,7 +39,11 @@ describe('malformed requests', () => {
     });
 
     it(`${method} ${path} with a non-JSON content type -> 415 unsupported_media_type`, async () => {
-      await expectProblem(await service.request(method, path, 'email=a@b.c', { 'content-type': 'application/x-www-form-urlencoded' }), 415, 'unsupported_media_type');
+      await expectProblem(
+        await service.request(method, path, 'email=a@b.c', { 'content-type': 'application/x-www-form-urlencoded' }),
+        415,
+        'unsupported_media_type',
+      );
       expect(await tableCounts(service.deps)).toEqual(before);
     });
 
@@ -85,7 +89,10 @@ describe('wrongly typed fields', () => {
 
 describe('emails', () => {
   // RFC 5321: a local part is at most 64 octets.
-  for (const [method, path] of [['POST', '/v1/challenges'], ['POST', '/v1/tokens']] as const) {
+  for (const [method, path] of [
+    ['POST', '/v1/challenges'],
+    ['POST', '/v1/tokens'],
+  ] as const) {
     it(`${method} ${path} with a local part over 64 octets -> 400 invalid_request, nothing stored`, async () => {
       await expectProblem(await service.request(method, path, { email: `${'a'.repeat(65)}@example.com` }), 400, 'invalid_request');
       expect(await tableCounts(service.deps)).toEqual(before);

@@ -26,9 +26,7 @@ describe('challenges are single use', () => {
     const authenticator = await account();
     const { challengeId, options } = await startSignIn(service, 'alice@example.com');
     const authentication = await authenticator.getAssertion(options);
-    const replies = await Promise.all(
-      Array.from({ length: 10 }, () => service.request('PUT', '/v1/tokens', { challengeId, authentication })),
-    );
+    const replies = await Promise.all(Array.from({ length: 10 }, () => service.request('PUT', '/v1/tokens', { challengeId, authentication })));
     expect(replies.map((r) => r.status).sort()).toEqual([200, ...Array(9).fill(401)]);
     expect(await tableCounts(service.deps)).toMatchObject({ challenges: 0, sessions: 2 });
     // The nine that lost the race are replays of the winner's assertion: no failed sign-ins in the audit trail.

@@ -68,7 +68,9 @@ describe('slow clients', () => {
     await held[0]!.closed;
     expect(held[0]!.received()).toMatch(/^HTTP\/1.1 200 /);
     // A place is free again.
-    await expect.poll(() => exchange(service.url, 'GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n').then((reply) => reply.status)).toBe(200);
+    await expect
+      .poll(() => exchange(service.url, 'GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n').then((reply) => reply.status))
+      .toBe(200);
     for (const connection of held) connection.socket.destroy();
   });
 });

@@ -78,7 +78,7 @@ describe(`with TOP_ORIGINS=${SHOP},https://blog.example`, () => {
 
   const refused: [string, Tamper][] = [
     ['an unlisted topOrigin', { crossOrigin: true, topOrigin: 'https://evil.example' }],
-    ['the service\'s own origin as topOrigin', { crossOrigin: true, topOrigin: 'http://localhost:3000' }],
+    ["the service's own origin as topOrigin", { crossOrigin: true, topOrigin: 'http://localhost:3000' }],
     ['a listed topOrigin in a same-origin response', { topOrigin: SHOP }],
   ];
 

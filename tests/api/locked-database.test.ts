@@ -19,7 +19,7 @@ afterEach(async () => {
 async function lockChallenges(url: string): Promise<() => Promise<void>> {
   if (engine === 'sqlite') {
     const other = new SQLite(url);
-    other.exec('begin immediate; insert into challenges (id, kind, challenge, expires_at, created_at) values (\'x\', \'authentication\', \'c\', \'9999\', \'0\')');
+    other.exec("begin immediate; insert into challenges (id, kind, challenge, expires_at, created_at) values ('x', 'authentication', 'c', '9999', '0')");
     return async () => {
       other.exec('rollback');
       other.close();

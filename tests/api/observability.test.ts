@@ -9,18 +9,7 @@ import { createMetrics } from '../../server/http/metrics.js';
 import { createServer } from '../../server/http/server.js';
 import { sweepExpired } from '../../server/sweep.js';
 import { engine } from '../helpers/database.js';
-import {
-  apiKey,
-  auditTrail,
-  bearer,
-  signIn,
-  signUp,
-  SoftAuthenticator,
-  startService,
-  startSignIn,
-  tableCounts,
-  type TestService,
-} from '../helpers/service.js';
+import { apiKey, auditTrail, bearer, signIn, signUp, SoftAuthenticator, startService, startSignIn, tableCounts, type TestService } from '../helpers/service.js';
 import type { Tamper } from '../helpers/authenticator.js';
 
 let service: TestService;
@@ -44,7 +33,12 @@ describe('logs', () => {
     const authenticator = new SoftAuthenticator();
     await signUp(service, authenticator, 'alice@example.com');
     const { challengeId, options } = await startSignIn(service, 'alice@example.com');
-    const failed = await service.request('PUT', '/v1/tokens', { challengeId, authentication: await authenticator.getAssertion(options, { flipSignatureBit: true }) }, { 'x-request-id': 'trace-42' });
+    const failed = await service.request(
+      'PUT',
+      '/v1/tokens',
+      { challengeId, authentication: await authenticator.getAssertion(options, { flipSignatureBit: true }) },
+      { 'x-request-id': 'trace-42' },
+    );
     expect(failed.headers.get('x-request-id')).toBe('trace-42');
 
     const requestLines = lines.filter((line) => line.msg === 'request completed' || line.msg === 'request errored');
@@ -73,7 +67,16 @@ describe('logs', () => {
 
     const text = JSON.stringify(lines);
     const [header, payload, signature] = token.split('.');
-    for (const secret of [header!, payload!, signature!, body.token.split('.')[2], apiKey, 'a-wrong-api-key-123456', Buffer.from(authenticator.credentials[0]!.publicKey).toString('hex'), Buffer.from(authenticator.credentials[0]!.publicKey).toString('base64url')]) {
+    for (const secret of [
+      header!,
+      payload!,
+      signature!,
+      body.token.split('.')[2],
+      apiKey,
+      'a-wrong-api-key-123456',
+      Buffer.from(authenticator.credentials[0]!.publicKey).toString('hex'),
+      Buffer.from(authenticator.credentials[0]!.publicKey).toString('base64url'),
+    ]) {
       expect(text).not.toContain(secret);
     }
     const jwk = (service.deps.keys.jwks.keys[0] as { x: string }).x;
@@ -88,16 +91,27 @@ describe('audit trail', () => {
     const { token, userId } = await signUp(service, phone, 'alice@example.com');
     const laptop = new SoftAuthenticator();
     const start = await service.request('POST', '/v1/challenges', {}, bearer(token));
-    const finish = await service.request('PUT', '/v1/challenges', { challengeId: start.body.challengeId, registration: await laptop.createCredential(start.body.options) }, bearer(token));
+    const finish = await service.request(
+      'PUT',
+      '/v1/challenges',
+      { challengeId: start.body.challengeId, registration: await laptop.createCredential(start.body.options) },
+      bearer(token),
+    );
     const laptopId = finish.body.credential.id;
     service.clock.advance(1);
     expect((await signIn(service, phone, 'alice@example.com')).status).toBe(200);
     service.clock.advance(1);
     let ceremony = await startSignIn(service, 'alice@example.com');
-    await service.request('PUT', '/v1/tokens', { challengeId: ceremony.challengeId, authentication: await phone.getAssertion(ceremony.options, { flipSignatureBit: true }) });
+    await service.request('PUT', '/v1/tokens', {
+      challengeId: ceremony.challengeId,
+      authentication: await phone.getAssertion(ceremony.options, { flipSignatureBit: true }),
+    });
     service.clock.advance(1);
     ceremony = await startSignIn(service, 'alice@example.com');
-    await service.request('PUT', '/v1/tokens', { challengeId: ceremony.challengeId, authentication: await phone.getAssertion(ceremony.options, { counter: 2 }) });
+    await service.request('PUT', '/v1/tokens', {
+      challengeId: ceremony.challengeId,
+      authentication: await phone.getAssertion(ceremony.options, { counter: 2 }),
+    });
     service.clock.advance(1);
     await service.request('PATCH', `/v1/credentials/${laptopId}`, { name: 'Laptop' }, bearer(token));
     service.clock.advance(1);
@@ -122,11 +136,14 @@ describe('audit trail', () => {
       'passkey.deleted',
       'session.revoked',
     ]);
-    expect(trail.find((event) => event.type === 'counter.regressed')).toMatchObject({ credential_id: phone.credentials[0]!.idHex, detail: 'counter_regressed' });
+    expect(trail.find((event) => event.type === 'counter.regressed')).toMatchObject({
+      credential_id: phone.credentials[0]!.idHex,
+      detail: 'counter_regressed',
+    });
     expect(trail.every((event) => event.ip === '127.0.0.1' || event.ip === '::ffff:127.0.0.1')).toBe(true);
   });
 
-  it('the signed-in user reads their own recent events, newest first, and nobody else\'s', async () => {
+  it("the signed-in user reads their own recent events, newest first, and nobody else's", async () => {
     service = await startService();
     const alice = await signUp(service, new SoftAuthenticator(), 'alice@example.com');
     await signUp(service, new SoftAuthenticator(), 'bob@example.com');
@@ -139,7 +156,13 @@ describe('audit trail', () => {
     expect(types[0]).toBe('passkey.renamed');
     expect(types.slice(1)).toEqual(['passkey.created', 'account.created']); // written in one transaction, at one time
     expect(reply.body.next).toBeNull();
-    expect(reply.body.events[0]).toEqual({ type: 'passkey.renamed', at: service.clock.now.toISOString(), credentialId: renamed.body.credentials[0].id, detail: 'Clé 🔑 Phone', ip: expect.any(String) });
+    expect(reply.body.events[0]).toEqual({
+      type: 'passkey.renamed',
+      at: service.clock.now.toISOString(),
+      credentialId: renamed.body.credentials[0].id,
+      detail: 'Clé 🔑 Phone',
+      ip: expect.any(String),
+    });
     expect((await service.request('GET', '/v1/events')).status).toBe(401);
   });
 
@@ -164,7 +187,15 @@ describe('audit trail', () => {
     expect((await service.request('GET', '/v1/events', undefined, bearer(alice.token))).body.events).toHaveLength(7);
   });
 
-  for (const query of ['limit=0', 'limit=101', 'limit=ten', 'limit=1&limit=2', 'before=bm90IGEgY3Vyc29y', 'before=', `before=${Buffer.from('["2026-03-01T12:00:00.000Z","x"]').toString('base64url')}`]) {
+  for (const query of [
+    'limit=0',
+    'limit=101',
+    'limit=ten',
+    'limit=1&limit=2',
+    'before=bm90IGEgY3Vyc29y',
+    'before=',
+    `before=${Buffer.from('["2026-03-01T12:00:00.000Z","x"]').toString('base64url')}`,
+  ]) {
     it(`GET /v1/events?${query} -> 400 invalid_request`, async () => {
       service = await startService();
       const alice = await signUp(service, new SoftAuthenticator(), 'alice@example.com');
@@ -201,7 +232,10 @@ describe('audit trail', () => {
     // Failures signed by the passkey itself are signs of a copied key: always recorded.
     service.clock.advance(1);
     let ceremony = await startSignIn(service, 'alice@example.com');
-    await service.request('PUT', '/v1/tokens', { challengeId: ceremony.challengeId, authentication: await authenticator.getAssertion(ceremony.options, { counter: 2 }) });
+    await service.request('PUT', '/v1/tokens', {
+      challengeId: ceremony.challengeId,
+      authentication: await authenticator.getAssertion(ceremony.options, { counter: 2 }),
+    });
     await vi.waitFor(async () => expect((await trail()).at(-1)?.type).toBe('counter.regressed'));
     for (let i = 0; i < 10; i++) await fail(); // the cap is reached again
     service.clock.advance(1);
@@ -329,9 +363,12 @@ describe('audit trail of failed sign-ins', () => {
         expect((await auditTrail(service.deps, userId)).filter((event) => event.type !== 'account.created' && event.type !== 'passkey.created')).toEqual([]);
         await other.query('commit');
         await vi.waitFor(async () =>
-          expect((await auditTrail(service.deps, userId)).map((event) => event.type).sort()).toEqual(
-            ['account.created', 'counter.regressed', 'passkey.created', 'sign_in.failed'],
-          ),
+          expect((await auditTrail(service.deps, userId)).map((event) => event.type).sort()).toEqual([
+            'account.created',
+            'counter.regressed',
+            'passkey.created',
+            'sign_in.failed',
+          ]),
         );
       } finally {
         await other.end();
@@ -392,7 +429,10 @@ describe('metrics', () => {
     const change = (before: Map<string, number>, after: Map<string, number>) =>
       Object.fromEntries([...after].map(([series, value]) => [series, value - (before.get(series) ?? 0)]).filter(([, delta]) => delta !== 0));
     const unknown = change(steps[0]!, steps[1]!);
-    expect(unknown).toEqual({ 'passkey_ceremonies_total{kind="authentication",step="start",result="success"}': 1, 'passkey_challenges_started_total{kind="authentication"}': 1 });
+    expect(unknown).toEqual({
+      'passkey_ceremonies_total{kind="authentication",step="start",result="success"}': 1,
+      'passkey_challenges_started_total{kind="authentication"}': 1,
+    });
     expect(change(steps[1]!, steps[2]!)).toEqual(unknown);
   });
 

@@ -30,7 +30,13 @@ afterEach(() => service.close());
 /** [path, METHODS] for every documented path. */
 const documentedPaths = () =>
   Object.entries(document.paths).map(
-    ([path, item]) => [path, Object.keys(item).filter((key) => httpMethods.includes(key)).map((m) => m.toUpperCase())] as const,
+    ([path, item]) =>
+      [
+        path,
+        Object.keys(item)
+          .filter((key) => httpMethods.includes(key))
+          .map((m) => m.toUpperCase()),
+      ] as const,
   );
 const fill = (path: string) => path.replace(/\{[^}]+\}/g, 'c0ffee');
 const minimalBody = (method: string) => (['POST', 'PUT', 'PATCH'].includes(method) ? {} : undefined);
@@ -52,12 +58,18 @@ function resolve(ref: string): Schema {
 
 function hasType(type: string, value: unknown): boolean {
   switch (type) {
-    case 'null': return value === null;
-    case 'array': return Array.isArray(value);
-    case 'object': return typeof value === 'object' && value !== null && !Array.isArray(value);
-    case 'integer': return Number.isInteger(value);
-    case 'number': return typeof value === 'number';
-    default: return typeof value === type; // string, boolean
+    case 'null':
+      return value === null;
+    case 'array':
+      return Array.isArray(value);
+    case 'object':
+      return typeof value === 'object' && value !== null && !Array.isArray(value);
+    case 'integer':
+      return Number.isInteger(value);
+    case 'number':
+      return typeof value === 'number';
+    default:
+      return typeof value === type; // string, boolean
   }
 }
 
@@ -142,8 +154,12 @@ it('the document covers every endpoint of the contract', () => {
   );
 });
 
-it('names the service\'s PUBLIC_URL as its server, not the first of ORIGINS', async () => {
-  const other = await startService({ RP_ID: 'example.com', PUBLIC_URL: 'https://auth.example.com', ORIGINS: 'https://shop.example.com,https://auth.example.com' });
+it("names the service's PUBLIC_URL as its server, not the first of ORIGINS", async () => {
+  const other = await startService({
+    RP_ID: 'example.com',
+    PUBLIC_URL: 'https://auth.example.com',
+    ORIGINS: 'https://shop.example.com,https://auth.example.com',
+  });
   try {
     expect((await other.request('GET', '/openapi.json')).body.servers).toEqual([{ url: 'https://auth.example.com' }]);
   } finally {
@@ -168,7 +184,10 @@ it('every undocumented method on a documented path answers 405 with Allow listin
     const allowed = methods.includes('GET') ? [...methods, 'HEAD'] : methods;
     for (const method of probedMethods.filter((m) => !allowed.includes(m))) {
       const reply = await service.request(method, fill(path), minimalBody(method));
-      const allow = (reply.headers.get('allow') ?? '').split(',').map((m) => m.trim()).filter(Boolean);
+      const allow = (reply.headers.get('allow') ?? '')
+        .split(',')
+        .map((m) => m.trim())
+        .filter(Boolean);
       if (reply.status !== 405 || allow.sort().join() !== [...allowed].sort().join()) {
         wrong.push(`${method} ${path} -> ${reply.status}, Allow "${reply.headers.get('allow')}", expected "${allowed.join(', ')}"`);
       }
@@ -208,9 +227,9 @@ describe('responses match the documented schemas', () => {
     const signedOut = await call('DELETE', '/v1/sessions/current', '/v1/sessions/current', undefined, auth);
 
     // The flow really was the happy one ...
-    expect(
-      [signUpStart, signedUp, signInStart, signedIn, me, list, renamed, introspected, jwks, healthz, readyz, signedOut].map((r) => r.status),
-    ).toEqual([200, 201, 200, 200, 200, 200, 200, 200, 200, 200, 200, 204]);
+    expect([signUpStart, signedUp, signInStart, signedIn, me, list, renamed, introspected, jwks, healthz, readyz, signedOut].map((r) => r.status)).toEqual([
+      200, 201, 200, 200, 200, 200, 200, 200, 200, 200, 200, 204,
+    ]);
     expect(introspected.body.active).toBe(true);
     // ... and every answer is what the document promises.
     expect(problems).toEqual([]);

@@ -168,7 +168,11 @@ describe('rate limits in Redis', () => {
     cleanup.push(() => proxy.close());
     const warnings: string[] = [];
     const log = pino({ level: 'warn' }, new Writable({ write: (chunk, _encoding, done) => done(void warnings.push(JSON.parse(chunk.toString()).msg)) }));
-    const svc = await startService({ ...limits, REDIS_URL: `redis://127.0.0.1:${proxy.port}`, REDIS_KEY_PREFIX: `test-${randomBytes(6).toString('hex')}:` }, {}, { log });
+    const svc = await startService(
+      { ...limits, REDIS_URL: `redis://127.0.0.1:${proxy.port}`, REDIS_KEY_PREFIX: `test-${randomBytes(6).toString('hex')}:` },
+      {},
+      { log },
+    );
     cleanup.push(() => svc.close());
     const authenticator = new SoftAuthenticator();
     await signUp(svc, authenticator, 'alice@example.com');

@@ -81,10 +81,7 @@ async function serviceFor(
 const policyOf = (fixture: RegistrationFixture): 'required' | 'preferred' =>
   fixture.verifyOptions.requireUserVerification === false ? 'preferred' : 'required';
 
-async function seedChallenge(
-  svc: TestService,
-  fields: Pick<ChallengesTable, 'kind' | 'challenge'> & Partial<ChallengesTable>,
-): Promise<string> {
+async function seedChallenge(svc: TestService, fields: Pick<ChallengesTable, 'kind' | 'challenge'> & Partial<ChallengesTable>): Promise<string> {
   const id = randomUUID();
   const now = svc.clock.now.getTime();
   await svc.deps.db
@@ -120,10 +117,7 @@ const asBrowserSent = (fixture: RegistrationFixture): RegistrationResponseJSON =
   rawId: fixture.expected.credential.id,
 });
 
-async function finishRecordedRegistration(
-  fixture: RegistrationFixture,
-  { userVerification = policyOf(fixture), registration = asBrowserSent(fixture) } = {},
-) {
+async function finishRecordedRegistration(fixture: RegistrationFixture, { userVerification = policyOf(fixture), registration = asBrowserSent(fixture) } = {}) {
   const svc = await serviceFor(fixture, userVerification, fixture.verificationStatus.fixedClockNeeded ?? serviceClock);
   const challengeId = await seedSignUpChallenge(svc, fixture.expectedChallenge);
   const reply = await svc.request('PUT', '/v1/challenges', { challengeId, registration });
@@ -233,28 +227,24 @@ async function seedSignIn(svc: TestService, recorded: AuthenticationCase) {
 const finishSignIn = (svc: TestService, challengeId: string, recorded: AuthenticationCase) =>
   svc.request('PUT', '/v1/tokens', { challengeId, authentication: recorded.response });
 
-const storedCredential = (svc: TestService, id: string) =>
-  svc.deps.db.selectFrom('credentials').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
+const storedCredential = (svc: TestService, id: string) => svc.deps.db.selectFrom('credentials').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
 
-describe.each(assertions.map((recorded) => [recorded.description, recorded] as const))(
-  'recorded security-key assertion, %s',
-  (_description, recorded) => {
-    it('finishing it signs in and stores the new counter and lastUsedAt', async () => {
-      const svc = await serviceFor(recorded, 'preferred');
-      const { userId, seedChallenge: seed } = await seedSignIn(svc, recorded);
+describe.each(assertions.map((recorded) => [recorded.description, recorded] as const))('recorded security-key assertion, %s', (_description, recorded) => {
+  it('finishing it signs in and stores the new counter and lastUsedAt', async () => {
+    const svc = await serviceFor(recorded, 'preferred');
+    const { userId, seedChallenge: seed } = await seedSignIn(svc, recorded);
 
-      const reply = await finishSignIn(svc, await seed(), recorded);
+    const reply = await finishSignIn(svc, await seed(), recorded);
 
-      expect(reply.status, JSON.stringify(reply.body)).toBe(200);
-      expect(reply.body.userId).toBe(userId);
-      expect(await storedCredential(svc, recorded.credential.idHex)).toMatchObject({
-        counter: recorded.expected.newCounter,
-        last_used_at: svc.clock.now.toISOString(),
-      });
-      expect(await tableCounts(svc.deps)).toMatchObject({ sessions: 1, challenges: 0 });
+    expect(reply.status, JSON.stringify(reply.body)).toBe(200);
+    expect(reply.body.userId).toBe(userId);
+    expect(await storedCredential(svc, recorded.credential.idHex)).toMatchObject({
+      counter: recorded.expected.newCounter,
+      last_used_at: svc.clock.now.toISOString(),
     });
-  },
-);
+    expect(await tableCounts(svc.deps)).toMatchObject({ sessions: 1, challenges: 0 });
+  });
+});
 
 it('finishing the recorded 143 -> 144 assertion again once the stored counter is 144 -> 401 authentication_failed', async () => {
   const recorded = assertions.find((c) => c.credential.counter === 143)!;

@@ -1,13 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import {
-  bearer,
-  signIn,
-  signUp,
-  SoftAuthenticator,
-  startService,
-  tableCounts,
-  type TestService,
-} from '../helpers/service.js';
+import { bearer, signIn, signUp, SoftAuthenticator, startService, tableCounts, type TestService } from '../helpers/service.js';
 
 let service: TestService;
 beforeEach(async () => (service = await startService()));
@@ -31,7 +23,12 @@ describe('sign-up', () => {
       aaguid: 'fbfc3007-154e-4ecc-8c0b-6e020557d7bd',
     });
     const me = await service.request('GET', '/v1/me', undefined, bearer(result.token));
-    expect(me.body).toEqual({ userId: result.userId, email: 'alice@example.com', displayName: 'alice@example.com', createdAt: service.clock.now.toISOString() });
+    expect(me.body).toEqual({
+      userId: result.userId,
+      email: 'alice@example.com',
+      displayName: 'alice@example.com',
+      createdAt: service.clock.now.toISOString(),
+    });
     const row = await service.deps.db.selectFrom('credentials').selectAll().executeTakeFirstOrThrow();
     expect(row.public_key).toBe(Buffer.from(authenticator.credentials[0]!.publicKey).toString('hex'));
     expect(await tableCounts(service.deps)).toMatchObject({ users: 1, credentials: 1, challenges: 0, sessions: 1 });
@@ -74,10 +71,16 @@ describe('sign-up', () => {
   it('finished twice for one email (two pending sign-ups) -> the second is 409 account_exists, nothing stored', async () => {
     const first = (await startSignUp('dave@example.com')).body;
     const second = (await startSignUp('dave@example.com')).body;
-    const a = await service.request('PUT', '/v1/challenges', { challengeId: first.challengeId, registration: await new SoftAuthenticator().createCredential(first.options) });
+    const a = await service.request('PUT', '/v1/challenges', {
+      challengeId: first.challengeId,
+      registration: await new SoftAuthenticator().createCredential(first.options),
+    });
     expect(a.status).toBe(201);
     const before = await tableCounts(service.deps);
-    const b = await service.request('PUT', '/v1/challenges', { challengeId: second.challengeId, registration: await new SoftAuthenticator().createCredential(second.options) });
+    const b = await service.request('PUT', '/v1/challenges', {
+      challengeId: second.challengeId,
+      registration: await new SoftAuthenticator().createCredential(second.options),
+    });
     expect(b.status).toBe(409);
     expect(b.body.code).toBe('account_exists');
     expect(await tableCounts(service.deps)).toEqual({ ...before, challenges: before.challenges - 1 });
@@ -100,7 +103,11 @@ describe('sign-up', () => {
       const authenticator = new SoftAuthenticator();
       const starts = await Promise.all([`race${round}a@example.com`, `race${round}b@example.com`].map(async (email) => (await startSignUp(email)).body));
       const registrations = await Promise.all(
-        starts.map((start, i) => (i === 0 ? authenticator.createCredential(start.options) : new SoftAuthenticator().createCredential(start.options, { credentialId: authenticator.credentials[0]!.id }))),
+        starts.map((start, i) =>
+          i === 0
+            ? authenticator.createCredential(start.options)
+            : new SoftAuthenticator().createCredential(start.options, { credentialId: authenticator.credentials[0]!.id }),
+        ),
       );
       const finishes = await Promise.all(
         starts.map((start, i) => service.request('PUT', '/v1/challenges', { challengeId: start.challengeId, registration: registrations[i] })),
@@ -224,7 +231,10 @@ describe('adding a passkey to the signed-in account', () => {
     const account = await signUp(service, new SoftAuthenticator(), 'lena@example.com');
     const start = await service.request('POST', '/v1/challenges', {}, bearer(account.token));
     const before = await tableCounts(service.deps);
-    const finish = await service.request('PUT', '/v1/challenges', { challengeId: start.body.challengeId, registration: await new SoftAuthenticator().createCredential(start.body.options) });
+    const finish = await service.request('PUT', '/v1/challenges', {
+      challengeId: start.body.challengeId,
+      registration: await new SoftAuthenticator().createCredential(start.body.options),
+    });
     expect(finish.status).toBe(401);
     expect(finish.body.code).toBe('unauthorized');
     expect(await tableCounts(service.deps)).toEqual({ ...before, challenges: before.challenges - 1 });
@@ -252,7 +262,7 @@ describe('adding a passkey to the signed-in account', () => {
     expect(await tableCounts(service.deps)).toEqual({ ...before, challenges: before.challenges - 1 });
   });
 
-  it('finished with another account\'s or a bad token -> 401 unauthorized, nothing stored', async () => {
+  it("finished with another account's or a bad token -> 401 unauthorized, nothing stored", async () => {
     const account = await signUp(service, new SoftAuthenticator(), 'mia@example.com');
     const other = await signUp(service, new SoftAuthenticator(), 'mike@example.com');
     for (const headers of [bearer(other.token), bearer('not-a-valid-token')]) {
@@ -307,7 +317,7 @@ describe('adding a passkey to the signed-in account', () => {
     await expect(phone.createCredential(start.body.options)).rejects.toThrow(expect.objectContaining({ name: 'InvalidStateError' }));
   });
 
-  it('with an email that is not the account\'s -> 400 invalid_request', async () => {
+  it("with an email that is not the account's -> 400 invalid_request", async () => {
     const account = await signUp(service, new SoftAuthenticator(), 'judy@example.com');
     const start = await service.request('POST', '/v1/challenges', { email: 'mallory@example.com' }, bearer(account.token));
     expect(start.status).toBe(400);

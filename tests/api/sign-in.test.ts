@@ -1,16 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import {
-  auditTrail,
-  bearer,
-  signIn,
-  signUp,
-  SoftAuthenticator,
-  startService,
-  startSignIn,
-  tableCounts,
-  type TestService,
-} from '../helpers/service.js';
+import { auditTrail, bearer, signIn, signUp, SoftAuthenticator, startService, startSignIn, tableCounts, type TestService } from '../helpers/service.js';
 import type { Tamper } from '../helpers/authenticator.js';
 
 let service: TestService;
@@ -38,7 +28,11 @@ describe('sign-in by email', () => {
     const reply = await finish(challengeId, await authenticator.getAssertion(options));
     expect(reply.status).toBe(200);
     expect(reply.headers.get('cache-control')).toBe('no-store');
-    expect(reply.body).toEqual({ userId: account.userId, token: expect.any(String), expiresAt: new Date(service.clock.now.getTime() + 3600_000).toISOString() });
+    expect(reply.body).toEqual({
+      userId: account.userId,
+      token: expect.any(String),
+      expiresAt: new Date(service.clock.now.getTime() + 3600_000).toISOString(),
+    });
     const row = await service.deps.db.selectFrom('credentials').selectAll().executeTakeFirstOrThrow();
     expect(row).toMatchObject({ counter: 1, last_used_at: service.clock.now.toISOString(), backed_up: 0 });
   });
@@ -80,7 +74,7 @@ describe('sign-in by email', () => {
     });
   }
 
-  it('with another account\'s passkey -> 401 authentication_failed', async () => {
+  it("with another account's passkey -> 401 authentication_failed", async () => {
     const alice = new SoftAuthenticator();
     const mallory = new SoftAuthenticator();
     await signUp(service, alice, 'alice@example.com');
@@ -90,7 +84,7 @@ describe('sign-in by email', () => {
     expectAuthenticationFailed(await finish(challengeId, authentication));
   });
 
-  it('with a passkey of the same person\'s other account -> 401; with the email\'s own passkey -> 200', async () => {
+  it("with a passkey of the same person's other account -> 401; with the email's own passkey -> 200", async () => {
     // One authenticator, two accounts: the browser offers both passkeys, the person picks.
     const authenticator = new SoftAuthenticator();
     const home = await signUp(service, authenticator, 'pat@example.com');
@@ -123,7 +117,7 @@ describe('usernameless sign-in', () => {
     expectAuthenticationFailed(await finish(challengeId, await authenticator.getAssertion(options, { userHandle: null })));
   });
 
-  it('with another account\'s user handle -> 401 authentication_failed', async () => {
+  it("with another account's user handle -> 401 authentication_failed", async () => {
     const dan = new SoftAuthenticator();
     const eve = new SoftAuthenticator();
     await signUp(service, dan, 'dan@example.com');
@@ -253,7 +247,7 @@ describe('no user enumeration', () => {
     }
   });
 
-  it('finishing with an unknown email\'s challenge id -> 401 authentication_failed, whatever passkey signs', async () => {
+  it("finishing with an unknown email's challenge id -> 401 authentication_failed, whatever passkey signs", async () => {
     const authenticator = new SoftAuthenticator();
     await signUp(service, authenticator, 'real@example.com');
     const { challengeId, options } = await startSignIn(service, 'ghost@example.com');

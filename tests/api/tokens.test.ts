@@ -110,7 +110,7 @@ describe('forged and dead tokens are rejected by /v1/me and inactive in introspe
     await expectRejected(forged);
   });
 
-  it('signed by the service\'s own key but of another type, or without auth_time', async () => {
+  it("signed by the service's own key but of another type, or without auth_time", async () => {
     const { privateKey, kid } = service.deps.keys;
     const claims = decodeJwt(token);
     const { auth_time: _omitted, ...withoutAuthTime } = claims;
@@ -206,4 +206,3 @@ describe('introspection needs an API key', () => {
     }
   });
 });
-

@@ -63,7 +63,7 @@ describe('two instances on one PostgreSQL', () => {
     userId = finish.body.userId;
   });
 
-  it('a sign-in started on A finishes on B, and A\'s token is accepted by B, then revoked by B for A', async () => {
+  it("a sign-in started on A finishes on B, and A's token is accepted by B, then revoked by B for A", async () => {
     const start = await call(a.url, 'POST', '/v1/tokens', { email: 'alice@example.com' });
     const authentication = await authenticator.getAssertion(start.body.options);
     const finish = await call(b.url, 'PUT', '/v1/tokens', { challengeId: start.body.challengeId, authentication });

@@ -127,14 +127,53 @@ describe('signing keys and secrets', () => {
 
 describe('sweep', () => {
   async function insertMany<T extends 'sessions' | 'audit_events' | 'challenges'>(table: T, rows: Record<string, unknown>[]) {
-    for (let i = 0; i < rows.length; i += 500) await db.insertInto(table).values(rows.slice(i, i + 500) as never).execute();
+    for (let i = 0; i < rows.length; i += 500)
+      await db
+        .insertInto(table)
+        .values(rows.slice(i, i + 500) as never)
+        .execute();
   }
 
   it('deletes every expired row in batches, leaves the live ones, and lets other work run in between', async () => {
     const at = (minutes: number) => new Date(Date.UTC(2026, 0, 1, 0, minutes)).toISOString();
-    await insertMany('sessions', Array.from({ length: 2510 }, (_, i) => ({ jti: `s${i}`, user_id: 'u1', credential_id: null, created_at: at(0), expires_at: i < 2500 ? at(10) : at(30), revoked_at: null })));
-    await insertMany('audit_events', Array.from({ length: 1205 }, (_, i) => ({ id: `e${i}`, user_id: 'u1', type: 'passkey.used', credential_id: null, detail: null, ip: null, created_at: i < 1200 ? at(0) : at(30) })));
-    await insertMany('challenges', Array.from({ length: 1001 }, (_, i) => ({ id: `c${i}`, kind: 'authentication', challenge: 'x', user_id: null, email: null, display_name: null, user_handle: null, session_jti: null, created_at: at(0), expires_at: at(5) })));
+    await insertMany(
+      'sessions',
+      Array.from({ length: 2510 }, (_, i) => ({
+        jti: `s${i}`,
+        user_id: 'u1',
+        credential_id: null,
+        created_at: at(0),
+        expires_at: i < 2500 ? at(10) : at(30),
+        revoked_at: null,
+      })),
+    );
+    await insertMany(
+      'audit_events',
+      Array.from({ length: 1205 }, (_, i) => ({
+        id: `e${i}`,
+        user_id: 'u1',
+        type: 'passkey.used',
+        credential_id: null,
+        detail: null,
+        ip: null,
+        created_at: i < 1200 ? at(0) : at(30),
+      })),
+    );
+    await insertMany(
+      'challenges',
+      Array.from({ length: 1001 }, (_, i) => ({
+        id: `c${i}`,
+        kind: 'authentication',
+        challenge: 'x',
+        user_id: null,
+        email: null,
+        display_name: null,
+        user_handle: null,
+        session_jti: null,
+        created_at: at(0),
+        expires_at: at(5),
+      })),
+    );
     let finished = false;
     let ranMeanwhile = false;
     setImmediate(() => (ranMeanwhile = !finished));
@@ -142,7 +181,15 @@ describe('sweep', () => {
     finished = true;
     expect(deleted).toEqual({ challenges: 1001, sessions: 2500, auditEvents: 1200 });
     expect(ranMeanwhile).toBe(true);
-    const left = async (table: 'sessions' | 'audit_events' | 'challenges') => Number((await db.selectFrom(table).select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow()).n);
+    const left = async (table: 'sessions' | 'audit_events' | 'challenges') =>
+      Number(
+        (
+          await db
+            .selectFrom(table)
+            .select((eb) => eb.fn.countAll().as('n'))
+            .executeTakeFirstOrThrow()
+        ).n,
+      );
     expect([await left('sessions'), await left('audit_events'), await left('challenges')]).toEqual([10, 5, 0]);
   });
 });

@@ -33,11 +33,17 @@ export class DemoPage {
 
   /** A signed-in fact ("Email", "Session ends", ...) from the account card. */
   fact(term: string): Locator {
-    return this.page.locator('.facts > div').filter({ has: this.page.getByRole('term').getByText(term, { exact: true }) }).getByRole('definition');
+    return this.page
+      .locator('.facts > div')
+      .filter({ has: this.page.getByRole('term').getByText(term, { exact: true }) })
+      .getByRole('definition');
   }
 
   claim(name: string): Locator {
-    return this.page.locator('.claims > div').filter({ has: this.page.getByRole('term').getByText(name, { exact: true }) }).getByRole('definition');
+    return this.page
+      .locator('.claims > div')
+      .filter({ has: this.page.getByRole('term').getByText(name, { exact: true }) })
+      .getByRole('definition');
   }
 
   /** Opens the demo page of the service at `url` (the default service when not given). */

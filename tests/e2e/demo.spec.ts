@@ -201,12 +201,7 @@ test('rename a passkey', async ({ page, request }) => {
   await expect(demo.passkey('Work laptop')).toBeVisible();
 });
 
-test('delete a passkey; the last one cannot be deleted, and the page says why', async ({
-  page,
-  authenticator,
-  plugInSecurityKey,
-  browserErrors,
-}) => {
+test('delete a passkey; the last one cannot be deleted, and the page says why', async ({ page, authenticator, plugInSecurityKey, browserErrors }) => {
   const demo = new DemoPage(page);
   const lastPasskey = "You can't delete your only passkey: you couldn't sign in any more. Add another passkey first.";
   await demo.open();
@@ -238,9 +233,7 @@ test('delete a passkey; the last one cannot be deleted, and the page says why', 
   browserErrors.allow(/status of 401/);
   await demo.signOut();
   await demo.button('Sign in with a passkey').click();
-  await expect(demo.status).toHaveText(
-    "Signing in with that passkey didn't work. It may have been removed from your account: try another passkey.",
-  );
+  await expect(demo.status).toHaveText("Signing in with that passkey didn't work. It may have been removed from your account: try another passkey.");
   await expect(demo.signedOut).toBeVisible();
   expect(await securityKey.credentials()).toHaveLength(1);
 });
@@ -262,9 +255,7 @@ test('a cancelled ceremony shows a message, and the page still works', async ({ 
 
   await authenticator.setUserVerified(false);
   await demo.button('Sign in').click();
-  await expect(demo.status).toHaveText(
-    'No passkey was used: you cancelled, or this device has no passkey for this site. Try again, or sign up.',
-  );
+  await expect(demo.status).toHaveText('No passkey was used: you cancelled, or this device has no passkey for this site. Try again, or sign up.');
   await authenticator.setUserVerified(true);
   await demo.signIn(email);
 });

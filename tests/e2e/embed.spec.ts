@@ -20,10 +20,7 @@ async function signUpOnHost(page: Page, email: string) {
   await expect(page.getByRole('status')).toHaveText(`Signed in as ${email}.`);
 }
 
-test('a site on a listed origin embeds the form; sign-up there dispatches passkey:signed-in with a working token', async ({
-  page,
-  request,
-}) => {
+test('a site on a listed origin embeds the form; sign-up there dispatches passkey:signed-in with a working token', async ({ page, request }) => {
   const email = newEmail('ellen');
   await openHostPage(page, embedHostOrigin);
   await expect(page.getByLabel('Email')).toBeVisible();

@@ -90,10 +90,7 @@ export class SoftAuthenticator {
     };
   }
 
-  async createCredential(
-    options: PublicKeyCredentialCreationOptionsJSON,
-    tamper: Tamper = {},
-  ): Promise<RegistrationResponseJSON> {
+  async createCredential(options: PublicKeyCredentialCreationOptionsJSON, tamper: Tamper = {}): Promise<RegistrationResponseJSON> {
     const { algorithm } = this.opts;
     const rpId = options.rp.id ?? new URL(this.opts.origin).hostname;
     if (options.excludeCredentials?.some((d) => this.credentials.some((c) => c.id === d.id && c.rpId === rpId))) {
@@ -146,19 +143,11 @@ export class SoftAuthenticator {
     };
   }
 
-  async getAssertion(
-    options: PublicKeyCredentialRequestOptionsJSON,
-    tamper: Tamper = {},
-    credential?: StoredCredential,
-  ): Promise<AuthenticationResponseJSON> {
+  async getAssertion(options: PublicKeyCredentialRequestOptionsJSON, tamper: Tamper = {}, credential?: StoredCredential): Promise<AuthenticationResponseJSON> {
     const rpId = options.rpId ?? new URL(this.opts.origin).hostname;
     const allowed = options.allowCredentials ?? [];
     // Without an explicit credential, the most recently created matching one signs.
-    const cred =
-      credential ??
-      this.credentials
-        .filter((c) => c.rpId === rpId && (allowed.length === 0 || allowed.some((d) => d.id === c.id)))
-        .at(-1);
+    const cred = credential ?? this.credentials.filter((c) => c.rpId === rpId && (allowed.length === 0 || allowed.some((d) => d.id === c.id))).at(-1);
     if (!cred) throw domError('NotAllowedError', `No credential for RP ID "${rpId}" matches allowCredentials`);
 
     let signCount = tamper.counter;
@@ -228,10 +217,26 @@ function coseKey(algorithm: Algorithm, publicKey: KeyObject): Uint8Array<ArrayBu
   const bytes = (member: string | undefined) => Buffer.from(member!, 'base64url');
   const entries: [number, number | Uint8Array][] =
     algorithm === 'ES256'
-      ? [[1, 2], [3, -7], [-1, 1], [-2, bytes(jwk.x)], [-3, bytes(jwk.y)]] // EC2, ES256, P-256
+      ? [
+          [1, 2],
+          [3, -7],
+          [-1, 1],
+          [-2, bytes(jwk.x)],
+          [-3, bytes(jwk.y)],
+        ] // EC2, ES256, P-256
       : algorithm === 'Ed25519'
-        ? [[1, 1], [3, -8], [-1, 6], [-2, bytes(jwk.x)]] // OKP, EdDSA, Ed25519
-        : [[1, 3], [3, -257], [-1, bytes(jwk.n)], [-2, bytes(jwk.e)]]; // RSA, RS256
+        ? [
+            [1, 1],
+            [3, -8],
+            [-1, 6],
+            [-2, bytes(jwk.x)],
+          ] // OKP, EdDSA, Ed25519
+        : [
+            [1, 3],
+            [3, -257],
+            [-1, bytes(jwk.n)],
+            [-2, bytes(jwk.e)],
+          ]; // RSA, RS256
   return isoCBOR.encode(new Map(entries));
 }
 

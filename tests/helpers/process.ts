@@ -27,7 +27,10 @@ async function waitUntilReady(url: string, child: ChildProcess, output: () => st
   const deadline = Date.now() + 30_000;
   while (Date.now() < deadline) {
     if (child.exitCode !== null) throw new Error(`service exited with ${child.exitCode}:\n${output()}`);
-    const ready = await fetch(`${url}/readyz`).then((r) => r.ok, () => false);
+    const ready = await fetch(`${url}/readyz`).then(
+      (r) => r.ok,
+      () => false,
+    );
     if (ready) return;
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
@@ -46,7 +49,8 @@ export async function startProcess(
   const port = await freePort();
   const args = ['--import', 'tsx', 'server/main.ts'];
   const setup = [...(fileSizeLimitKiB === undefined ? [] : [`ulimit -f ${fileSizeLimitKiB * 2}`]), ...(umask === undefined ? [] : [`umask ${umask}`])];
-  const [command, argv] = setup.length === 0 ? [process.execPath, args] : ['/bin/sh', ['-c', `${setup.join(' && ')} && exec "$0" "$@"`, process.execPath, ...args]];
+  const [command, argv] =
+    setup.length === 0 ? [process.execPath, args] : ['/bin/sh', ['-c', `${setup.join(' && ')} && exec "$0" "$@"`, process.execPath, ...args]];
   const child = spawn(command, argv, {
     cwd: repo,
     env: { PATH: process.env.PATH, LOG_LEVEL: 'warn', ORIGINS: 'http://localhost:3000', HOST: '127.0.0.1', ...env, PORT: String(port) },

@@ -27,11 +27,7 @@ export interface TestService {
 export const testEnv = { LOG_LEVEL: 'silent', API_KEYS: 'test-api-key-0123456789', RATE_LIMIT_ENABLED: 'false' };
 export const apiKey = testEnv.API_KEYS;
 
-export async function startService(
-  env: Record<string, string> = {},
-  overrides: Partial<Config> = {},
-  options: { log?: Logger } = {},
-): Promise<TestService> {
+export async function startService(env: Record<string, string> = {}, overrides: Partial<Config> = {}, options: { log?: Logger } = {}): Promise<TestService> {
   // A database of its own, unless the test brings one (to restart on it).
   const database = env.DATABASE_URL ? undefined : await freshDatabase();
   const config = { ...loadConfig({ ...testEnv, DATABASE_URL: database?.url, ...env }), ...overrides };

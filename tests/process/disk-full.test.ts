@@ -10,7 +10,11 @@ import { SoftAuthenticator } from '../helpers/authenticator.js';
 import { startProcess } from '../helpers/process.js';
 
 async function call(url: string, method: string, path: string, body?: unknown) {
-  const response = await fetch(url + path, { method, headers: { 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+  const response = await fetch(url + path, {
+    method,
+    headers: { 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
   return { status: response.status, type: response.headers.get('content-type'), body: (await response.json()) as any };
 }
 

@@ -30,7 +30,16 @@ it('`npm start` builds and serves; SIGTERM to npm reaches the service, which shu
   let servicePid: number | undefined;
   try {
     // The build comes first (prestart): allow for it.
-    await expect.poll(() => fetch(`http://127.0.0.1:${port}/readyz`).then((r) => r.status, () => 0), { timeout: 60_000, interval: 250 }).toBe(200);
+    await expect
+      .poll(
+        () =>
+          fetch(`http://127.0.0.1:${port}/readyz`).then(
+            (r) => r.status,
+            () => 0,
+          ),
+        { timeout: 60_000, interval: 250 },
+      )
+      .toBe(200);
     servicePid = Number(/"pid":(\d+)/.exec(output)?.[1]);
     expect(servicePid).toBeGreaterThan(0);
 
@@ -44,7 +53,6 @@ it('`npm start` builds and serves; SIGTERM to npm reaches the service, which shu
     rmSync(dir, { recursive: true, force: true });
   }
 }, 90_000);
-
 
 /** Runs `command` to its end; its exit code and everything it printed. */
 function run(command: string, args: string[]): Promise<{ code: number | null; output: string }> {
@@ -71,7 +79,16 @@ it('`npm run bench` drives sign-in (one and two instances, with filler accounts)
   expect(signIn.output).toMatch(/^HTTP alone, .*: node:http \d+ \(\d+–\d+\) µs, Express 5 \+ express\.json \d+ \(\d+–\d+\) µs/m);
   const runs = [...signIn.output.matchAll(/^signin on sqlite, (\d) instance\(s\), 4 clients, 8 active users \+ (\d+) filler/gm)].map((m) => `${m[1]}:${m[2]}`);
   expect(runs).toEqual(['1:0', '2:0', '1:100', '2:100']);
-  for (const figure of ['ceremonies/s', 'p50 / p90 / p99', 'service CPU', 'service peak RSS', 'service writes', 'of the floor', 'beyond the floor', 'ceiling']) {
+  for (const figure of [
+    'ceremonies/s',
+    'p50 / p90 / p99',
+    'service CPU',
+    'service peak RSS',
+    'service writes',
+    'of the floor',
+    'beyond the floor',
+    'ceiling',
+  ]) {
     expect(signIn.output.split(`  ${figure} `).length - 1, figure).toBe(4);
   }
   expect(signIn.output.match(/^ {2}errors +(\d+)$/gm)).toEqual(Array(4).fill('  errors            0'));

@@ -21,11 +21,14 @@ it('SIGTERM lets the in-flight request finish (its answer closes the keep-alive 
     // On a keep-alive connection, which the client would use again.
     const agent = new Agent({ keepAlive: true });
     const reply = new Promise<{ status: number; connection: string | undefined; body: string }>((resolve, reject) => {
-      const req = request({ agent, host: url.hostname, port: url.port, method: 'POST', path: '/v1/tokens', headers: { 'content-type': 'application/json' } }, (res) => {
-        let body = '';
-        res.on('data', (chunk) => (body += chunk));
-        res.on('end', () => resolve({ status: res.statusCode!, connection: res.headers.connection, body }));
-      });
+      const req = request(
+        { agent, host: url.hostname, port: url.port, method: 'POST', path: '/v1/tokens', headers: { 'content-type': 'application/json' } },
+        (res) => {
+          let body = '';
+          res.on('data', (chunk) => (body += chunk));
+          res.on('end', () => resolve({ status: res.statusCode!, connection: res.headers.connection, body }));
+        },
+      );
       req.on('error', reject);
       req.write('{"email": "alice@');
       setTimeout(() => {

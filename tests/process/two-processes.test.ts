@@ -26,12 +26,18 @@ it('two processes on one SQLite file: concurrent ceremonies through both all suc
         const authenticator = new SoftAuthenticator();
         const email = `user-${i}@example.com`;
         const start = await call(here, 'POST', '/v1/challenges', { email });
-        const finish = await call(there, 'PUT', '/v1/challenges', { challengeId: start.body.challengeId, registration: await authenticator.createCredential(start.body.options) });
+        const finish = await call(there, 'PUT', '/v1/challenges', {
+          challengeId: start.body.challengeId,
+          registration: await authenticator.createCredential(start.body.options),
+        });
         statuses.push(finish.status);
         if (finish.status !== 201) return;
         for (let round = 0; round < 3; round++) {
           const signIn = await call(there, 'POST', '/v1/tokens', { email });
-          const done = await call(here, 'PUT', '/v1/tokens', { challengeId: signIn.body.challengeId, authentication: await authenticator.getAssertion(signIn.body.options) });
+          const done = await call(here, 'PUT', '/v1/tokens', {
+            challengeId: signIn.body.challengeId,
+            authentication: await authenticator.getAssertion(signIn.body.options),
+          });
           statuses.push(done.status);
         }
       }),

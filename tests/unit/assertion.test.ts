@@ -15,7 +15,12 @@ import { generateRegistrationOptions, verifyAuthenticationResponse, type Authent
 import { isoBase64URL, isoCBOR, isoUint8Array } from '@simplewebauthn/server/helpers';
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { CHECKED_AGAINST_SIMPLEWEBAUTHN, createAssertionVerifier, type AssertionExpectations, type VerifiedAssertion } from '../../server/ceremonies/assertion.js';
+import {
+  CHECKED_AGAINST_SIMPLEWEBAUTHN,
+  createAssertionVerifier,
+  type AssertionExpectations,
+  type VerifiedAssertion,
+} from '../../server/ceremonies/assertion.js';
 import { SoftAuthenticator, type Algorithm, type Tamper } from '../helpers/authenticator.js';
 
 const { verify: verifyAssertion } = createAssertionVerifier();
@@ -115,14 +120,30 @@ const COSE_CRV: Record<string, number> = { 'P-256': 1, 'P-384': 2, 'P-521': 3 };
 function ecSigner(curve: 'P-256' | 'P-384' | 'P-521', alg: number | string, hash: string, coseCrv = COSE_CRV[curve]!): Signer & { privateKey: KeyObject } {
   const { publicKey, privateKey } = generateKeyPairSync('ec', { namedCurve: curve });
   const { x, y } = jwkBytes(publicKey);
-  const entries: [number, number | Uint8Array][] = [[1, 2], [-1, coseCrv], [-2, x()], [-3, y()]];
-  const publicKeyHex = typeof alg === 'number' ? coseHex([[3, alg], ...entries]) : Buffer.from(isoCBOR.encode(new Map<number, number | string | Uint8Array>([[3, alg], ...entries]))).toString('hex');
+  const entries: [number, number | Uint8Array][] = [
+    [1, 2],
+    [-1, coseCrv],
+    [-2, x()],
+    [-3, y()],
+  ];
+  const publicKeyHex =
+    typeof alg === 'number'
+      ? coseHex([[3, alg], ...entries])
+      : Buffer.from(isoCBOR.encode(new Map<number, number | string | Uint8Array>([[3, alg], ...entries]))).toString('hex');
   return { publicKeyHex, privateKey, sign: (data) => sign(hash, data, privateKey) };
 }
 
 function ed25519Signer(alg: number, crv = 6): Signer {
   const { publicKey, privateKey } = generateKeyPairSync('ed25519');
-  return { publicKeyHex: coseHex([[1, 1], [3, alg], [-1, crv], [-2, jwkBytes(publicKey).x()]]), sign: (data) => sign(null, data, privateKey) };
+  return {
+    publicKeyHex: coseHex([
+      [1, 1],
+      [3, alg],
+      [-1, crv],
+      [-2, jwkBytes(publicKey).x()],
+    ]),
+    sign: (data) => sign(null, data, privateKey),
+  };
 }
 
 const rsaKeys = generateKeyPairSync('rsa', { modulusLength: 2048 });
@@ -131,7 +152,12 @@ function rsaSigner(alg: number, hash: string, pss = false, { publicKey, privateK
   const { n, e } = jwkBytes(publicKey);
   const saltLength = createHash(hash).digest().length;
   return {
-    publicKeyHex: coseHex([[1, 3], [3, alg], [-1, n()], [-2, e()]]),
+    publicKeyHex: coseHex([
+      [1, 3],
+      [3, alg],
+      [-1, n()],
+      [-2, e()],
+    ]),
     sign: (data) => (pss ? sign(hash, data, { key: privateKey, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength }) : sign(hash, data, privateKey)),
   };
 }
@@ -161,7 +187,12 @@ const credentialId = b64url(sha256('a credential id'));
  * An assertion over the given base64url strings, signed over what simplewebauthn's own
  * decoder makes of them (which is what it verifies).
  */
-function signedStrings(signer: Signer, authenticatorData: string, clientDataJSON: string, extra: Partial<AuthenticationResponseJSON['response']> = {}): AuthenticationResponseJSON {
+function signedStrings(
+  signer: Signer,
+  authenticatorData: string,
+  clientDataJSON: string,
+  extra: Partial<AuthenticationResponseJSON['response']> = {},
+): AuthenticationResponseJSON {
   const signedData = Buffer.concat([isoBase64URL.toBuffer(authenticatorData), sha256(isoBase64URL.toBuffer(clientDataJSON))]);
   return {
     id: credentialId,
@@ -175,7 +206,11 @@ function signedStrings(signer: Signer, authenticatorData: string, clientDataJSON
 const signed = (signer: Signer, data = authData(), client = clientData()) => signedStrings(signer, b64url(data), b64url(client));
 
 /** A copy of an assertion with response fields replaced. */
-function withFields(assertion: AuthenticationResponseJSON, fields: Record<string, unknown>, response: Record<string, unknown> = {}): AuthenticationResponseJSON {
+function withFields(
+  assertion: AuthenticationResponseJSON,
+  fields: Record<string, unknown>,
+  response: Record<string, unknown> = {},
+): AuthenticationResponseJSON {
   return { ...assertion, ...fields, response: { ...assertion.response, ...response } } as AuthenticationResponseJSON;
 }
 
@@ -260,11 +295,31 @@ const cases: Case[] = [
   ['crossOrigin "false" (a truthy string) with a topOrigin', (s) => signed(s, authData(), clientData({ crossOrigin: 'false', topOrigin: ORIGIN })), false],
   ['crossOrigin "false" (a truthy string) without a topOrigin', (s) => signed(s, authData(), clientData({ crossOrigin: 'false' })), false, {}, 'cross-origin'],
   ['crossOrigin null, an empty topOrigin', (s) => signed(s, authData(), clientData({ crossOrigin: null, topOrigin: '' })), true],
-  ['top origins configured: crossOrigin with a listed topOrigin', (s) => signed(s, authData(), clientData({ crossOrigin: true, topOrigin: 'https://other-top.example' })), true, TOP],
+  [
+    'top origins configured: crossOrigin with a listed topOrigin',
+    (s) => signed(s, authData(), clientData({ crossOrigin: true, topOrigin: 'https://other-top.example' })),
+    true,
+    TOP,
+  ],
   ['top origins configured: crossOrigin without topOrigin', (s) => signed(s, authData(), clientData({ crossOrigin: true })), true, TOP],
-  ['top origins configured: crossOrigin with an unlisted topOrigin', (s) => signed(s, authData(), clientData({ crossOrigin: true, topOrigin: 'https://evil.example' })), false, TOP],
-  ['top origins configured: crossOrigin with a topOrigin differing in case', (s) => signed(s, authData(), clientData({ crossOrigin: true, topOrigin: 'https://TOP.example' })), false, TOP],
-  ['top origins configured: a listed topOrigin without crossOrigin', (s) => signed(s, authData(), clientData({ topOrigin: 'https://top.example' })), false, TOP],
+  [
+    'top origins configured: crossOrigin with an unlisted topOrigin',
+    (s) => signed(s, authData(), clientData({ crossOrigin: true, topOrigin: 'https://evil.example' })),
+    false,
+    TOP,
+  ],
+  [
+    'top origins configured: crossOrigin with a topOrigin differing in case',
+    (s) => signed(s, authData(), clientData({ crossOrigin: true, topOrigin: 'https://TOP.example' })),
+    false,
+    TOP,
+  ],
+  [
+    'top origins configured: a listed topOrigin without crossOrigin',
+    (s) => signed(s, authData(), clientData({ topOrigin: 'https://top.example' })),
+    false,
+    TOP,
+  ],
   ['top origins configured: same-origin, no topOrigin', (s) => signed(s), true, TOP],
   ['tokenBinding present', (s) => signed(s, authData(), clientData({ tokenBinding: { status: 'present', id: 'abc' } })), true],
   ['tokenBinding notSupported', (s) => signed(s, authData(), clientData({ tokenBinding: { status: 'notSupported' } })), true],
@@ -276,7 +331,11 @@ const cases: Case[] = [
   ['clientDataJSON a JSON string', (s) => signed(s, authData(), Buffer.from('"webauthn.get"')), false],
   ['clientDataJSON not JSON', (s) => signed(s, authData(), Buffer.from('{"type":')), false],
   ['clientDataJSON behind a UTF-8 BOM', (s) => signed(s, authData(), Buffer.concat([Buffer.of(0xef, 0xbb, 0xbf), clientData()])), true],
-  ['clientDataJSON with invalid UTF-8 in an extra field', (s) => signed(s, authData(), Buffer.concat([clientData().subarray(0, -1), Buffer.from(',"x":"'), Buffer.of(0xff, 0xc0), Buffer.from('"}')])), true],
+  [
+    'clientDataJSON with invalid UTF-8 in an extra field',
+    (s) => signed(s, authData(), Buffer.concat([clientData().subarray(0, -1), Buffer.from(',"x":"'), Buffer.of(0xff, 0xc0), Buffer.from('"}')])),
+    true,
+  ],
   // authenticatorData
   ['another RP ID hash', (s) => signed(s, authData({ rpId: 'evil.example' })), false],
   ['the RP ID hash of "Localhost"', (s) => signed(s, authData({ rpId: 'Localhost' })), false],
@@ -292,8 +351,16 @@ const cases: Case[] = [
   ['truncated to 36 bytes', (s) => signed(s, authData().subarray(0, 36)), false],
   ['one byte too many', (s) => signed(s, authData({ extra: [0] })), false],
   ['the ED flag without extensions', (s) => signed(s, authData({ flags: FLAG.UP | FLAG.UV | FLAG.ED })), false],
-  ['the ED flag with a CBOR extensions map', (s) => signed(s, authData({ flags: FLAG.UP | FLAG.UV | FLAG.ED, extra: [...isoCBOR.encode(new Map([['credProtect', 2]]))] })), true],
-  ['the ED flag with extensions and a byte more', (s) => signed(s, authData({ flags: FLAG.UP | FLAG.UV | FLAG.ED, extra: [...isoCBOR.encode(new Map([['credProtect', 2]])), 0] })), false],
+  [
+    'the ED flag with a CBOR extensions map',
+    (s) => signed(s, authData({ flags: FLAG.UP | FLAG.UV | FLAG.ED, extra: [...isoCBOR.encode(new Map([['credProtect', 2]]))] })),
+    true,
+  ],
+  [
+    'the ED flag with extensions and a byte more',
+    (s) => signed(s, authData({ flags: FLAG.UP | FLAG.UV | FLAG.ED, extra: [...isoCBOR.encode(new Map([['credProtect', 2]])), 0] })),
+    false,
+  ],
   ['the AT flag without attested data', (s) => signed(s, authData({ flags: FLAG.UP | FLAG.UV | FLAG.AT })), false],
   // The response's other fields
   ['id differs from rawId', (s) => withFields(signed(s), { rawId: b64url(sha256('other')) }), false],
@@ -305,9 +372,21 @@ const cases: Case[] = [
   ['authenticatorData not a string', (s) => withFields(signed(s), {}, { authenticatorData: [1, 2] }), false],
   ['authenticatorData padded with "="', (s) => signedStrings(s, `${b64url(authData())}==`, b64url(clientData())), true],
   // Characters 44-47 encode counter bytes 00 00 00: a "=" there decodes as the "A" it replaces.
-  ['authenticatorData with a "=" for an "A" inside', (s) => signedStrings(s, `${b64url(authData()).slice(0, 44)}=${b64url(authData()).slice(45)}`, b64url(clientData())), true],
-  ['authenticatorData with a "=" inside the RP ID hash', (s) => signedStrings(s, `${b64url(authData()).slice(0, 8)}=${b64url(authData()).slice(9)}`, b64url(clientData())), false],
-  ['authenticatorData in standard base64 ("/" or "+")', (s) => signedStrings(s, authData({ counter: 0xfbffff }).toString('base64'), b64url(clientData())), false],
+  [
+    'authenticatorData with a "=" for an "A" inside',
+    (s) => signedStrings(s, `${b64url(authData()).slice(0, 44)}=${b64url(authData()).slice(45)}`, b64url(clientData())),
+    true,
+  ],
+  [
+    'authenticatorData with a "=" inside the RP ID hash',
+    (s) => signedStrings(s, `${b64url(authData()).slice(0, 8)}=${b64url(authData()).slice(9)}`, b64url(clientData())),
+    false,
+  ],
+  [
+    'authenticatorData in standard base64 ("/" or "+")',
+    (s) => signedStrings(s, authData({ counter: 0xfbffff }).toString('base64'), b64url(clientData())),
+    false,
+  ],
   ['a signature with a "/"', (s) => withFields(signed(s), {}, { signature: `/${signed(s).response.signature.slice(1)}` }), false],
   ['a signature with its "=" padding', (s) => withFields(signed(s), {}, { signature: padded(signed(s).response.signature) }), true],
   ['an empty signature', (s) => withFields(signed(s), {}, { signature: '' }), false],
@@ -347,7 +426,11 @@ describe.each<[string, () => Promise<Signer>]>([
   });
 
   it('reports BE and BS as simplewebauthn does', async () => {
-    const outcome = await agree(signed(signer, authData({ flags: FLAG.UP | FLAG.BE | FLAG.BS, counter: 99 })), signer.publicKeyHex, expectations({ requireUserVerification: false }));
+    const outcome = await agree(
+      signed(signer, authData({ flags: FLAG.UP | FLAG.BE | FLAG.BS, counter: 99 })),
+      signer.publicKeyHex,
+      expectations({ requireUserVerification: false }),
+    );
     expect(outcome).toEqual({ accepted: true, result: { newCounter: 99, userVerified: false, credentialBackedUp: true, credentialDeviceType: 'multiDevice' } });
   });
 
@@ -410,11 +493,50 @@ describe('key types and algorithms', () => {
   });
 
   it.each<[string, string]>([
-    ['kty AKP (ML-DSA)', coseHex([[1, 7], [3, -48], [-1, Buffer.alloc(1312, 1)]])],
-    ['an unknown kty', coseHex([[1, 9], [3, -7]])],
-    ['no alg', coseHex([[1, 2], [-1, 1], [-2, Buffer.alloc(32, 1)], [-3, Buffer.alloc(32, 2)]])],
-    ['a point not on the curve', coseHex([[1, 2], [3, -7], [-1, 1], [-2, Buffer.alloc(32, 1)], [-3, Buffer.alloc(32, 2)]])],
-    ['x as a number', coseHex([[1, 2], [3, -7], [-1, 1], [-2, 32], [-3, Buffer.alloc(32, 2)]])],
+    [
+      'kty AKP (ML-DSA)',
+      coseHex([
+        [1, 7],
+        [3, -48],
+        [-1, Buffer.alloc(1312, 1)],
+      ]),
+    ],
+    [
+      'an unknown kty',
+      coseHex([
+        [1, 9],
+        [3, -7],
+      ]),
+    ],
+    [
+      'no alg',
+      coseHex([
+        [1, 2],
+        [-1, 1],
+        [-2, Buffer.alloc(32, 1)],
+        [-3, Buffer.alloc(32, 2)],
+      ]),
+    ],
+    [
+      'a point not on the curve',
+      coseHex([
+        [1, 2],
+        [3, -7],
+        [-1, 1],
+        [-2, Buffer.alloc(32, 1)],
+        [-3, Buffer.alloc(32, 2)],
+      ]),
+    ],
+    [
+      'x as a number',
+      coseHex([
+        [1, 2],
+        [3, -7],
+        [-1, 1],
+        [-2, 32],
+        [-3, Buffer.alloc(32, 2)],
+      ]),
+    ],
     ['a CBOR array, not a map', Buffer.from(isoCBOR.encode([1, 2, 3])).toString('hex')],
     ['not CBOR', 'ff'],
     ['not hex', 'zz'],
@@ -451,27 +573,51 @@ const encodings: Encoding[] = [
   ['r and s as fixed-size unsigned contents (s looks negative, but for P-521)', (r, s) => der([...r], [...s]), true],
   ['an extra leading 0x00 on r (high bit of r clear)', (r, s) => der([0, ...minimal(r)], minimal(s)), false],
   ['two extra leading 0x00 on s', (r, s) => der(minimal(r), [0, 0, ...s]), false],
-  ['long-form lengths everywhere', (r, s) => longForm([0x84, 0, 0, 0], [...tlv([0x02], minimal(r), [0x81, minimal(r).length]), ...tlv([0x02], minimal(s), [0x82, 0, minimal(s).length])]), true],
+  [
+    'long-form lengths everywhere',
+    (r, s) => longForm([0x84, 0, 0, 0], [...tlv([0x02], minimal(r), [0x81, minimal(r).length]), ...tlv([0x02], minimal(s), [0x82, 0, minimal(s).length])]),
+    true,
+  ],
   ['a nine-byte length', (r, s) => longForm([0x89, 0, 0, 0, 0, 0, 0, 0, 0], [...tlv([0x02], minimal(r)), ...tlv([0x02], minimal(s))]), false],
   ['INTEGER tags in high-tag-number form', (r, s) => tlv([0x30], [...tlv([0x1f, 0x02], minimal(r)), ...tlv([0x1f, 0x80, 0x02], minimal(s))]), true],
   ['SEQUENCE tag in high-tag-number form', (r, s) => tlv([0x3f, 0x10], [...tlv([0x02], minimal(r)), ...tlv([0x02], minimal(s))]), true],
   ['context-specific [0] instead of SEQUENCE', (r, s) => [0xa0, ...der(minimal(r), minimal(s)).slice(1)], true],
   ['context-specific [5] instead of SEQUENCE', (r, s) => [0xa5, ...der(minimal(r), minimal(s)).slice(1)], true],
   ['context-specific [31] in high-tag-number form', (r, s) => [0xbf, 0x1f, ...der(minimal(r), minimal(s)).slice(1)], true],
-  ['context-specific [2^49] (asn1js cannot re-encode it)', (r, s) => [0xbf, 0x81, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x00, ...der(minimal(r), minimal(s)).slice(1)], false],
+  [
+    'context-specific [2^49] (asn1js cannot re-encode it)',
+    (r, s) => [0xbf, 0x81, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x00, ...der(minimal(r), minimal(s)).slice(1)],
+    false,
+  ],
   ['application [16] instead of SEQUENCE', (r, s) => [0x70, ...der(minimal(r), minimal(s)).slice(1)], false],
   ['SET instead of SEQUENCE', (r, s) => [0x31, ...der(minimal(r), minimal(s)).slice(1)], false],
   ['a primitive SEQUENCE', (r, s) => [0x10, ...der(minimal(r), minimal(s)).slice(1)], false],
   ['indefinite length with end-of-contents', (r, s) => [0x30, 0x80, ...tlv([0x02], minimal(r)), ...tlv([0x02], minimal(s)), 0, 0], true],
-  ['indefinite length, end-of-contents with a length of 5 (asn1js skips nothing)', (r, s) => [0x30, 0x80, ...tlv([0x02], minimal(r)), ...tlv([0x02], minimal(s)), 0, 5], true],
+  [
+    'indefinite length, end-of-contents with a length of 5 (asn1js skips nothing)',
+    (r, s) => [0x30, 0x80, ...tlv([0x02], minimal(r)), ...tlv([0x02], minimal(s)), 0, 5],
+    true,
+  ],
   ['indefinite length, a constructed end-of-contents', (r, s) => [0x30, 0x80, ...tlv([0x02], minimal(r)), ...tlv([0x02], minimal(s)), 0x20, 0], true],
   ['indefinite length ending in an empty OCTET STRING', (r, s) => [0x30, 0x80, ...tlv([0x02], minimal(r)), ...tlv([0x02], minimal(s)), 0x04, 0], false],
   ['indefinite length without end-of-contents', (r, s) => [0x30, 0x80, ...tlv([0x02], minimal(r)), ...tlv([0x02], minimal(s))], false],
   ['bytes after the SEQUENCE', (r, s) => [...der(minimal(r), minimal(s)), 0xde, 0xad], true],
-  ['a SEQUENCE length that ends inside s (asn1js reads s to its own end)', (r, s) => tlv([0x30], [...tlv([0x02], minimal(r)), ...tlv([0x02], minimal(s))], lengthOf(tlv([0x02], minimal(r)).length + 2)), true],
-  ['a SEQUENCE length that ends inside s’s header', (r, s) => tlv([0x30], [...tlv([0x02], minimal(r)), ...tlv([0x02], minimal(s))], lengthOf(tlv([0x02], minimal(r)).length + 1)), false],
+  [
+    'a SEQUENCE length that ends inside s (asn1js reads s to its own end)',
+    (r, s) => tlv([0x30], [...tlv([0x02], minimal(r)), ...tlv([0x02], minimal(s))], lengthOf(tlv([0x02], minimal(r)).length + 2)),
+    true,
+  ],
+  [
+    'a SEQUENCE length that ends inside s’s header',
+    (r, s) => tlv([0x30], [...tlv([0x02], minimal(r)), ...tlv([0x02], minimal(s))], lengthOf(tlv([0x02], minimal(r)).length + 1)),
+    false,
+  ],
   ['a SEQUENCE length that ends inside r', (r, s) => tlv([0x30], [...tlv([0x02], minimal(r)), ...tlv([0x02], minimal(s))], lengthOf(10)), false],
-  ['a SEQUENCE length past the end', (r, s) => tlv([0x30], [...tlv([0x02], minimal(r)), ...tlv([0x02], minimal(s))], lengthOf(4 + minimal(r).length + minimal(s).length + 1)), false],
+  [
+    'a SEQUENCE length past the end',
+    (r, s) => tlv([0x30], [...tlv([0x02], minimal(r)), ...tlv([0x02], minimal(s))], lengthOf(4 + minimal(r).length + minimal(s).length + 1)),
+    false,
+  ],
   ['the last byte missing', (r, s) => der(minimal(r), minimal(s)).slice(0, -1), false],
   ['s as an OCTET STRING', (r, s) => tlv([0x30], [...tlv([0x02], minimal(r)), ...tlv([0x04], minimal(s))]), false],
   ['r as a constructed INTEGER', (r, s) => tlv([0x30], [...tlv([0x22], tlv([0x02], minimal(r))), ...tlv([0x02], minimal(s))]), false],
@@ -532,7 +678,13 @@ const recorded = (JSON.parse(readFileSync(new URL('auth-security-key-es256.json'
 
 describe.each(recorded.map((c) => [c.description, c] as const))('recorded security key assertion (%s)', (_name, recording) => {
   const recordedExpectations = (overrides: Partial<AssertionExpectations> = {}) =>
-    expectations({ challenge: recording.expectedChallenge, origins: [recording.expectedOrigin], rpId: recording.expectedRPID, requireUserVerification: false, ...overrides });
+    expectations({
+      challenge: recording.expectedChallenge,
+      origins: [recording.expectedOrigin],
+      rpId: recording.expectedRPID,
+      requireUserVerification: false,
+      ...overrides,
+    });
   const { publicKeyHex } = recording.credential;
 
   it('is accepted by both, with the recorded counter and flags', async () => {
@@ -621,7 +773,11 @@ describe('random byte changes (fast-check)', () => {
           const edited = `${text.slice(0, at)}${edit === 'delete' ? '' : char}${text.slice(edit === 'insert' ? at : at + 1)}`;
           const response =
             resign && field !== 'signature'
-              ? signedStrings(signer, field === 'authenticatorData' ? edited : honest.response.authenticatorData, field === 'clientDataJSON' ? edited : honest.response.clientDataJSON)
+              ? signedStrings(
+                  signer,
+                  field === 'authenticatorData' ? edited : honest.response.authenticatorData,
+                  field === 'clientDataJSON' ? edited : honest.response.clientDataJSON,
+                )
               : withFields(honest, {}, { [field]: edited });
           await agree(response, signer.publicKeyHex);
         },

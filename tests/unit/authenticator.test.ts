@@ -220,9 +220,7 @@ describe('getAssertion', () => {
     const { authenticationInfo } = await verify(await authenticator.getAssertion(requestOptions, { counter: 42 }));
     expect(authenticationInfo.newCounter).toBe(42);
     expect(stored.signCount).toBe(0);
-    await expect(verify(await authenticator.getAssertion(requestOptions, { counter: 3 }), 5)).rejects.toThrow(
-      /counter value 3 was lower than expected 5/,
-    );
+    await expect(verify(await authenticator.getAssertion(requestOptions, { counter: 3 }), 5)).rejects.toThrow(/counter value 3 was lower than expected 5/);
   });
 
   it('tamper userHandle replaces or omits it (the library does not check it)', async () => {

@@ -43,7 +43,7 @@ describe('loadConfig defaults', () => {
     expect(config.tokenAudience).toBe('example.com');
   });
 
-  it('adding a site\'s origin in front of ORIGINS leaves the issuer as it is', () => {
+  it("adding a site's origin in front of ORIGINS leaves the issuer as it is", () => {
     const env = { RP_ID: 'example.com', PUBLIC_URL: 'https://auth.example.com', ORIGINS: 'https://auth.example.com' };
     const before = loadConfig(env);
     const after = loadConfig({ ...env, ORIGINS: 'https://shop.example.com,https://auth.example.com' });
@@ -59,18 +59,24 @@ describe('loadConfig defaults', () => {
     expect(loadConfig({ PORT: '4000' }).tokenIssuer).toBe('http://localhost:4000');
   });
 
-  it('ORIGINS defaults to PUBLIC_URL\'s origin, and TOKEN_ISSUER still wins over PUBLIC_URL', () => {
+  it("ORIGINS defaults to PUBLIC_URL's origin, and TOKEN_ISSUER still wins over PUBLIC_URL", () => {
     const config = loadConfig({ RP_ID: 'example.com', PUBLIC_URL: 'https://auth.example.com/passkeys/' });
     expect(config.publicUrl).toBe('https://auth.example.com/passkeys');
     expect(config.origins).toEqual(['https://auth.example.com']);
     expect(config.tokenIssuer).toBe('https://auth.example.com/passkeys');
-    expect(loadConfig({ RP_ID: 'example.com', PUBLIC_URL: 'https://auth.example.com/', TOKEN_ISSUER: 'https://issuer.example' }).tokenIssuer).toBe('https://issuer.example');
+    expect(loadConfig({ RP_ID: 'example.com', PUBLIC_URL: 'https://auth.example.com/', TOKEN_ISSUER: 'https://issuer.example' }).tokenIssuer).toBe(
+      'https://issuer.example',
+    );
     expect(loadConfig({ RP_ID: 'example.com', PUBLIC_URL: 'https://auth.example.com/' }).publicUrl).toBe('https://auth.example.com');
   });
 
   it('the command that adds a site is accepted as shown', () => {
     const config = loadConfig({ ORIGINS: 'https://auth.example.com,https://shop.example.com', PUBLIC_URL: 'https://auth.example.com', RP_ID: 'example.com' });
-    expect(config).toMatchObject({ origins: ['https://auth.example.com', 'https://shop.example.com'], tokenIssuer: 'https://auth.example.com', tokenAudience: 'example.com' });
+    expect(config).toMatchObject({
+      origins: ['https://auth.example.com', 'https://shop.example.com'],
+      tokenIssuer: 'https://auth.example.com',
+      tokenAudience: 'example.com',
+    });
   });
 });
 
@@ -81,7 +87,11 @@ describe('loadConfig parsing', () => {
   });
 
   it('TOP_ORIGINS is split on commas and trimmed; any site may frame, https or http on localhost', () => {
-    const config = loadConfig({ RP_ID: 'example.com', ORIGINS: 'https://login.example.com', TOP_ORIGINS: ' https://shop.example.org ,, http://localhost:8080, https://example.com' });
+    const config = loadConfig({
+      RP_ID: 'example.com',
+      ORIGINS: 'https://login.example.com',
+      TOP_ORIGINS: ' https://shop.example.org ,, http://localhost:8080, https://example.com',
+    });
     expect(config.topOrigins).toEqual(['https://shop.example.org', 'http://localhost:8080', 'https://example.com']);
   });
 
@@ -96,17 +106,18 @@ describe('loadConfig parsing', () => {
   });
 
   it('HOST takes an IPv4 or IPv6 address or a host name', () => {
-    for (const host of ['127.0.0.1', '::', '::1', 'localhost', 'Service.Internal', 'proj_app_1', 'db.example.com.']) expect(loadConfig({ HOST: host }).host).toBe(host);
+    for (const host of ['127.0.0.1', '::', '::1', 'localhost', 'Service.Internal', 'proj_app_1', 'db.example.com.'])
+      expect(loadConfig({ HOST: host }).host).toBe(host);
   });
 
-  it('TRUST_PROXY takes false, a hop count, or the proxies\' addresses and subnets', () => {
+  it("TRUST_PROXY takes false, a hop count, or the proxies' addresses and subnets", () => {
     expect(loadConfig({}).trustProxy).toBe(false);
     expect(loadConfig({ TRUST_PROXY: 'false' }).trustProxy).toBe(false);
     expect(loadConfig({ TRUST_PROXY: '2' }).trustProxy).toBe(2);
     expect(loadConfig({ TRUST_PROXY: 'loopback, 10.0.0.0/8, ::1' }).trustProxy).toBe('loopback, 10.0.0.0/8, ::1');
   });
 
-  it('TRUST_PROXY=true is refused, asking for the proxies\' addresses', () => {
+  it("TRUST_PROXY=true is refused, asking for the proxies' addresses", () => {
     const error = configError({ TRUST_PROXY: 'true' });
     expect(error.variable).toBe('TRUST_PROXY');
     expect(error.message).toMatch(/addresses/);
@@ -114,7 +125,9 @@ describe('loadConfig parsing', () => {
 
   it('slow clients get tight limits by default: headers 10 s, request 30 s, keep-alive 5 s, 1,000 connections', () => {
     expect(loadConfig({}).connections).toEqual({ headersTimeoutSeconds: 10, requestTimeoutSeconds: 30, keepAliveTimeoutSeconds: 5, maxConnections: 1000 });
-    expect(loadConfig({ HEADERS_TIMEOUT_SECONDS: '5', REQUEST_TIMEOUT_SECONDS: '5', KEEP_ALIVE_TIMEOUT_SECONDS: '65', MAX_CONNECTIONS: '200' }).connections).toEqual({
+    expect(
+      loadConfig({ HEADERS_TIMEOUT_SECONDS: '5', REQUEST_TIMEOUT_SECONDS: '5', KEEP_ALIVE_TIMEOUT_SECONDS: '65', MAX_CONNECTIONS: '200' }).connections,
+    ).toEqual({
       headersTimeoutSeconds: 5,
       requestTimeoutSeconds: 5,
       keepAliveTimeoutSeconds: 65,
@@ -231,7 +244,9 @@ describe('the entry point', () => {
       const env = { PATH: process.env.PATH ?? '' };
       const fromFile = await runEntryPoint(env, cwd);
       expect(fromFile.code).toBe(1);
-      expect(fromFile.stderr.trimEnd().split('\n')).toEqual([expect.stringContaining('CHALLENGE_TTL_SECONDS: expected a whole number from 10 to 3600, got "soon"')]);
+      expect(fromFile.stderr.trimEnd().split('\n')).toEqual([
+        expect.stringContaining('CHALLENGE_TTL_SECONDS: expected a whole number from 10 to 3600, got "soon"'),
+      ]);
       const overridden = await runEntryPoint({ ...env, CHALLENGE_TTL_SECONDS: '9' }, cwd);
       expect(overridden.code).toBe(1);
       expect(overridden.stderr.trimEnd().split('\n')).toEqual([expect.stringContaining('got "9"')]);

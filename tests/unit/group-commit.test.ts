@@ -52,7 +52,10 @@ const settle = () => new Promise((resolve) => setTimeout(resolve, 20));
 
 function track(promise: Promise<unknown>) {
   const state = { done: false, error: undefined as unknown };
-  promise.then(() => (state.done = true), (error: unknown) => (state.error = error));
+  promise.then(
+    () => (state.done = true),
+    (error: unknown) => (state.error = error),
+  );
   return state;
 }
 
@@ -86,10 +89,12 @@ describe('group commit', () => {
   });
 
   it('a transaction waits once, after its commit', async () => {
-    const write = track(db.transaction().execute(async (trx) => {
-      await insertUser(trx, user(1));
-      await insertUser(trx, user(2));
-    }));
+    const write = track(
+      db.transaction().execute(async (trx) => {
+        await insertUser(trx, user(1));
+        await insertUser(trx, user(2));
+      }),
+    );
     await settle();
     expect([syncs, write.done]).toEqual([1, false]);
     held.shift()!(null);
@@ -177,7 +182,7 @@ describe('group commit', () => {
     expect(synced.slice(1)).toEqual(synced.slice(1).map(() => 'wal'));
   });
 
-  it('a failed sync of the WAL\'s directory fails the writes like a failed flush', async () => {
+  it("a failed sync of the WAL's directory fails the writes like a failed flush", async () => {
     const failing = openDatabase({
       url: join(dir, 'fresh.sqlite'),
       syncFile: (fd, done) => setImmediate(() => done(fstatSync(fd).isDirectory() ? new Error('EIO') : null)),
@@ -199,7 +204,15 @@ describe('group commit', () => {
 async function serve(database: Db, log = pino({ level: 'silent' })) {
   const now = () => new Date();
   const config = loadConfig({ LOG_LEVEL: 'info', RATE_LIMIT_ENABLED: 'false' });
-  const deps = { config, db: database, keys: await loadSigningKeys(database, now()), serverSecret: await loadServerSecret(database, now()), assertionVerifier: createAssertionVerifier(), now, log };
+  const deps = {
+    config,
+    db: database,
+    keys: await loadSigningKeys(database, now()),
+    serverSecret: await loadServerSecret(database, now()),
+    assertionVerifier: createAssertionVerifier(),
+    now,
+    log,
+  };
   const server = createServer(createApp(deps), config.connections).listen(0, '127.0.0.1');
   await new Promise((resolve) => server.once('listening', resolve));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -254,9 +267,18 @@ describe('group commit, seen over HTTP', () => {
     const { call, close } = await serve(db);
     try {
       await signUpOver(call, 'alice@example.com');
-      const challenges = async () => (await db.selectFrom('challenges').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n;
+      const challenges = async () =>
+        (
+          await db
+            .selectFrom('challenges')
+            .select((eb) => eb.fn.countAll<number>().as('n'))
+            .executeTakeFirstOrThrow()
+        ).n;
       const walSize = () => statSync(join(dir, 'db.sqlite-wal')).size;
-      for (const [email, left] of [['alice@example.com', 1], ['nobody@example.com', 1]] as const) {
+      for (const [email, left] of [
+        ['alice@example.com', 1],
+        ['nobody@example.com', 1],
+      ] as const) {
         const [rowsBefore, walBefore] = [await challenges(), walSize()];
         hold = true;
         const start = track(call('POST', '/v1/tokens', { email }).then((r) => expect(r.status).toBe(200)));
@@ -296,7 +318,11 @@ describe('group commit, seen over HTTP', () => {
       const aborted = lines.find((line) => line.msg === 'request aborted');
       expect(aborted).toMatchObject({ req: { method: 'PUT', url: '/v1/challenges' } });
       expect(aborted).not.toHaveProperty('res'); // no answer was sent: no status to report
-      expect(lines.find((line) => line.msg === 'ceremony finished after the client left')).toMatchObject({ ceremony: 'registration', step: 'finish', outcome: 'success' });
+      expect(lines.find((line) => line.msg === 'ceremony finished after the client left')).toMatchObject({
+        ceremony: 'registration',
+        step: 'finish',
+        outcome: 'success',
+      });
     } finally {
       await close();
     }

@@ -20,8 +20,8 @@ const forbidden: [string, RegExp][] = [
   ['a path outside the repository', new RegExp(['\\.\\./', 'shared'].join(''))],
   ['an issue by number', new RegExp(['\\bIssue', ' \\d'].join(''), 'i')],
   ['an issue reference', new RegExp(['\\bissue', ' #'].join(''), 'i')],
-  ['an issue reference', new RegExp(['\\bthe', ' issue\'s\\b'].join(''), 'i')],
-  ['the team\'s guide', new RegExp(['\\bthe', ' guide\\b'].join(''), 'i')],
+  ['an issue reference', new RegExp(['\\bthe', " issue's\\b"].join(''), 'i')],
+  ["the team's guide", new RegExp(['\\bthe', ' guide\\b'].join(''), 'i')],
 ];
 
 /** `path:line: what` for every forbidden reference in `files`. */
@@ -48,13 +48,23 @@ describe('the repository', () => {
     expect(files).toEqual(expect.arrayContaining(['README.md', 'package.json', 'server/config.ts']));
   });
 
-  it('no tracked file names a path outside the repository or the team\'s issues', () => {
+  it("no tracked file names a path outside the repository or the team's issues", () => {
     expect(references(trackedFiles())).toEqual([]);
   });
 
   it('the check finds each kind of reference', () => {
-    const samples = [['..', 'shared/API.md'].join('/'), ['Issue', '6 asks'].join(' '), ['see issue', '#12'].join(' '), ['in the', "issue's setting"].join(' '), ['as the', 'guide says'].join(' ')];
-    for (const sample of samples) expect(forbidden.some(([, pattern]) => pattern.test(sample)), sample).toBe(true);
+    const samples = [
+      ['..', 'shared/API.md'].join('/'),
+      ['Issue', '6 asks'].join(' '),
+      ['see issue', '#12'].join(' '),
+      ['in the', "issue's setting"].join(' '),
+      ['as the', 'guide says'].join(' '),
+    ];
+    for (const sample of samples)
+      expect(
+        forbidden.some(([, pattern]) => pattern.test(sample)),
+        sample,
+      ).toBe(true);
     expect(forbidden.some(([, pattern]) => pattern.test('a guided tour, issued tokens, docs/api.md'))).toBe(false);
   });
 });

@@ -7,7 +7,18 @@ import type { AttestationEdit, ByteEdit, ResponseMutation, ResponseShape, TokenE
 
 /** Text that databases, parsers and logs are known to trip over. */
 export const hostileText = fc.constantFrom(
-  '\u0000', 'a\u0000b', '\ud800', 'x\udfff', '\u202e', '\ufeff', '%00', '\\', "'; drop table users; --", '${x}', '<script>', '\r\n',
+  '\u0000',
+  'a\u0000b',
+  '\ud800',
+  'x\udfff',
+  '\u202e',
+  '\ufeff',
+  '%00',
+  '\\',
+  "'; drop table users; --",
+  '${x}',
+  '<script>',
+  '\r\n',
 );
 
 /** Any string: printable, unicode, control characters (NUL included), and hostile text. */
@@ -25,9 +36,7 @@ export const anyJson = fc.oneof({ weight: 3, arbitrary: fc.jsonValue({ maxDepth:
 export const randomBase64url = fc.oneof(
   fc.uint8Array({ maxLength: 160 }).map(b64),
   fc.string({ unit: fc.constantFrom(...BASE64URL), maxLength: 120 }),
-  fc
-    .tuple(fc.string({ unit: fc.constantFrom(...BASE64URL), maxLength: 60 }), fc.constantFrom('=', '=='))
-    .map(([text, padding]) => text + padding),
+  fc.tuple(fc.string({ unit: fc.constantFrom(...BASE64URL), maxLength: 60 }), fc.constantFrom('=', '==')).map(([text, padding]) => text + padding),
 );
 
 /** Values a wrong-typed field gets (undefined: the field is left out). */
@@ -47,8 +56,26 @@ export const wrongValue = fc.oneof(
 /** Values that are close to right for some WebAuthn field, and random JSON. */
 export const plausibleValue = fc.oneof(
   fc.constantFrom<unknown>(
-    'platform', 'cross-platform', 'public-key', 'webauthn.get', 'webauthn.create', '', [], ['usb', 'nfc'], ['internal'],
-    ['telepathy'], {}, { credProps: { rk: true } }, { appid: true }, -7, -8, -257, -35, 0, null, true,
+    'platform',
+    'cross-platform',
+    'public-key',
+    'webauthn.get',
+    'webauthn.create',
+    '',
+    [],
+    ['usb', 'nfc'],
+    ['internal'],
+    ['telepathy'],
+    {},
+    { credProps: { rk: true } },
+    { appid: true },
+    -7,
+    -8,
+    -257,
+    -35,
+    0,
+    null,
+    true,
   ),
   anyJson,
 );
@@ -64,7 +91,9 @@ export const cborValue: fc.Arbitrary<unknown> = fc.letrec<{ value: unknown }>((t
     fc.constant(null),
     fc.uint8Array({ maxLength: 80 }),
     fc.array(tie('value'), { maxLength: 4 }),
-    fc.array(fc.tuple(fc.oneof(fc.string({ maxLength: 8 }), fc.integer({ min: -4, max: 4 })), tie('value')), { maxLength: 4 }).map((entries) => new Map(entries)),
+    fc
+      .array(fc.tuple(fc.oneof(fc.string({ maxLength: 8 }), fc.integer({ min: -4, max: 4 })), tie('value')), { maxLength: 4 })
+      .map((entries) => new Map(entries)),
   ),
 })).value;
 
@@ -97,8 +126,18 @@ export const tokenEdit: fc.Arbitrary<TokenEdit> = fc.oneof(
 export const memberKey = fc.string({ minLength: 1, maxLength: 10 }).filter((key) => !key.includes('.') && key !== '__proto__');
 export const clientDataValue = fc.oneof(
   fc.constantFrom<unknown>(
-    'webauthn.get', 'webauthn.create', 'http://localhost:3000', 'http://localhost:3001', 'https://localhost:3000',
-    'http://evil.example', 'null', true, false, { status: 'present' }, { status: 'bogus' }, 'AAAA',
+    'webauthn.get',
+    'webauthn.create',
+    'http://localhost:3000',
+    'http://localhost:3001',
+    'https://localhost:3000',
+    'http://evil.example',
+    'null',
+    true,
+    false,
+    { status: 'present' },
+    { status: 'bogus' },
+    'AAAA',
   ),
   anyJson,
 );
@@ -128,7 +167,10 @@ export const attestationEdit: fc.Arbitrary<AttestationEdit> = fc.oneof(
   }),
   fc.record({
     kind: fc.constant('random-bytes' as const),
-    bytes: fc.oneof(fc.uint8Array({ maxLength: 200 }), fc.uint8Array({ maxLength: 120 }).map((b) => isoUint8Array.concat([Uint8Array.of(0xa3), b]))),
+    bytes: fc.oneof(
+      fc.uint8Array({ maxLength: 200 }),
+      fc.uint8Array({ maxLength: 120 }).map((b) => isoUint8Array.concat([Uint8Array.of(0xa3), b])),
+    ),
   }),
   fc.record({ kind: fc.constant('truncate' as const), keep: fc.nat() }),
   fc.record({

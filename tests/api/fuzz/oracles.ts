@@ -90,9 +90,7 @@ export async function dbState(world: World): Promise<DbState> {
     .executeTakeFirstOrThrow();
   return {
     counts: await tableCounts(world.service.deps),
-    credentials: Object.fromEntries(
-      rows.map((row) => [row.id, { counter: Number(row.counter), lastUsedAt: row.last_used_at, name: row.name }]),
-    ),
+    credentials: Object.fromEntries(rows.map((row) => [row.id, { counter: Number(row.counter), lastUsedAt: row.last_used_at, name: row.name }])),
     revoked: Number(revoked.n),
   };
 }
@@ -129,8 +127,7 @@ export interface Outcome {
   check?: (reply: Reply) => void;
 }
 
-const matches = (outcome: Outcome, status: number) =>
-  outcome.status === '4xx' ? status >= 400 && status < 500 : outcome.status === status;
+const matches = (outcome: Outcome, status: number) => (outcome.status === '4xx' ? status >= 400 && status < 500 : outcome.status === status);
 
 /** Sends `request` and checks its reply and its effect on the database against `expected`
  * (one outcome, or several that are all acceptable: the reply's status picks one). */

@@ -9,9 +9,23 @@ describe('fuzz: random paths and methods', () => {
   const world = useWorld();
   const methods = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', 'PROPFIND', 'LOCK', 'PURGE', 'MKCOL', 'SEARCH', 'REPORT', 'COPY', 'MOVE'];
   const knownPaths = [
-    '/', '/healthz', '/readyz', '/metrics', '/openapi.json', '/.well-known/jwks.json', '/embed.js', '/passkeys.js',
-    '/vendor/alpine-csp.js', '/v1/challenges', '/v1/tokens', '/v1/tokens/introspect', '/v1/me', '/v1/credentials',
-    '/v1/credentials/00ff', '/v1/events', '/v1/sessions/current',
+    '/',
+    '/healthz',
+    '/readyz',
+    '/metrics',
+    '/openapi.json',
+    '/.well-known/jwks.json',
+    '/embed.js',
+    '/passkeys.js',
+    '/vendor/alpine-csp.js',
+    '/v1/challenges',
+    '/v1/tokens',
+    '/v1/tokens/introspect',
+    '/v1/me',
+    '/v1/credentials',
+    '/v1/credentials/00ff',
+    '/v1/events',
+    '/v1/sessions/current',
   ];
   const segment = fc.oneof(
     anyString(12),

@@ -73,7 +73,10 @@ describe('fuzz: mutated registration responses for a live challenge', () => {
     const harmless = fc.oneof(
       fc.record({ path: fc.constant('registration.clientExtensionResults'), value: fc.dictionary(memberKey, anyJson, { maxKeys: 3 }) }),
       fc.record({ path: fc.constant('registration.authenticatorAttachment'), value: fc.constantFrom('platform', 'cross-platform', undefined) }),
-      fc.record({ path: fc.constant('registration.response.transports'), value: fc.subarray(['ble', 'cable', 'hybrid', 'internal', 'nfc', 'smart-card', 'usb']) }),
+      fc.record({
+        path: fc.constant('registration.response.transports'),
+        value: fc.subarray(['ble', 'cable', 'hybrid', 'internal', 'nfc', 'smart-card', 'usb']),
+      }),
       fc.record({ path: fc.constant('registration.response.authenticatorData'), value: fc.option(randomBase64url, { nil: undefined }) }),
       fc.record({ path: fc.constant('name'), value: fc.string({ minLength: 1, maxLength: 40 }).filter((s) => s.trim().length > 0) }),
     );

@@ -57,8 +57,16 @@ describe('fuzz: mutated sign-in responses for a live challenge', () => {
   it('harmless mutations (extension results, attachment, unknown members, userHandle left out by email) are accepted', { timeout: RUN_TIMEOUT }, async () => {
     const unknownMember = memberKey.filter((key) => !['clientDataJSON', 'authenticatorData', 'signature', 'userHandle'].includes(key));
     const harmless = fc.oneof(
-      fc.record({ byEmail: fc.boolean(), path: fc.constant('authentication.clientExtensionResults'), value: fc.dictionary(memberKey, anyJson, { maxKeys: 3 }) }),
-      fc.record({ byEmail: fc.boolean(), path: fc.constant('authentication.authenticatorAttachment'), value: fc.constantFrom('platform', 'cross-platform', undefined) }),
+      fc.record({
+        byEmail: fc.boolean(),
+        path: fc.constant('authentication.clientExtensionResults'),
+        value: fc.dictionary(memberKey, anyJson, { maxKeys: 3 }),
+      }),
+      fc.record({
+        byEmail: fc.boolean(),
+        path: fc.constant('authentication.authenticatorAttachment'),
+        value: fc.constantFrom('platform', 'cross-platform', undefined),
+      }),
       fc.record({ byEmail: fc.boolean(), path: unknownMember.map((key) => `authentication.response.${key}`), value: anyJson }),
       fc.record({ byEmail: fc.constant(true), path: fc.constant('authentication.response.userHandle'), value: fc.constantFrom(undefined, '') }),
     );
@@ -73,9 +81,14 @@ describe('fuzz: mutated sign-in responses for a live challenge', () => {
 
   it('one field replaced, deleted, re-encoded or byte-edited -> 200 only if nothing signed or checked changed', { timeout: RUN_TIMEOUT }, async () => {
     await fc.assert(
-      fc.asyncProperty(fc.constantFrom('alice' as const, 'bob' as const), fc.boolean(), responseMutation(authenticationShape), async (who, byEmail, mutation) => {
-        await signInMutated(who, byEmail, (body) => mutateResponse(body, authenticationShape, mutation));
-      }),
+      fc.asyncProperty(
+        fc.constantFrom('alice' as const, 'bob' as const),
+        fc.boolean(),
+        responseMutation(authenticationShape),
+        async (who, byEmail, mutation) => {
+          await signInMutated(who, byEmail, (body) => mutateResponse(body, authenticationShape, mutation));
+        },
+      ),
       { numRuns: 700 },
     );
   });

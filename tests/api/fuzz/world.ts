@@ -61,8 +61,11 @@ async function forgeTokens(service: TestService, token: string): Promise<string[
   const { deps } = service;
   const claims = decodeJwt(token);
   const { alg, kid } = decodeProtectedHeader(token);
-  const sign = (key: CryptoKey | Uint8Array, payload: Record<string, unknown>, header: { alg: string; kid?: string; typ?: string } = { alg: alg!, kid, typ: 'JWT' }) =>
-    new SignJWT(payload).setProtectedHeader(header).sign(key);
+  const sign = (
+    key: CryptoKey | Uint8Array,
+    payload: Record<string, unknown>,
+    header: { alg: string; kid?: string; typ?: string } = { alg: alg!, kid, typ: 'JWT' },
+  ) => new SignJWT(payload).setProtectedHeader(header).sign(key);
   const foreign = await generateKeyPair(alg!);
   const own = deps.keys.privateKey;
   const now = Math.floor(deps.now().getTime() / 1000);
