@@ -39,7 +39,8 @@ describe('two instances on one PostgreSQL', () => {
 
   beforeAll(async () => {
     database = await freshPostgresSchema();
-    const env = { DATABASE_URL: database.url, API_KEYS: apiKey };
+    // One public URL for both, as every instance behind one address must have: it is the tokens' issuer.
+    const env = { DATABASE_URL: database.url, API_KEYS: apiKey, PUBLIC_URL: 'http://localhost:3000' };
     // Started at the same moment against an empty database.
     [a, b] = await Promise.all([startProcess(env), startProcess(env)]);
   }, 60_000);
