@@ -46,7 +46,14 @@ export async function seedFiller(databaseUrl: string, count: number): Promise<vo
       const credentials: CredentialsTable[] = [];
       for (let i = start; i < Math.min(count, start + batch); i++) {
         const id = randomUUID();
-        users.push({ id, email: `filler${i}@example.com`, display_name: '', user_handle: randomBytes(16).toString('base64url'), created_at: createdAt });
+        users.push({
+          id,
+          email: `filler${i}@example.com`,
+          display_name: '',
+          user_handle: randomBytes(16).toString('base64url'),
+          created_at: createdAt,
+          email_verified_at: null,
+        });
         credentials.push({
           id: randomBytes(32).toString('hex'),
           user_id: id,

@@ -13,7 +13,7 @@ import { requireRecentAuth, type SessionClaims } from './tokens/session-tokens.j
 
 export async function getProfile(deps: Deps, userId: string) {
   const user = await requireUser(deps.db, userId);
-  return { userId: user.id, email: user.email, displayName: user.display_name, createdAt: user.created_at };
+  return { userId: user.id, email: user.email, emailVerified: user.email_verified_at !== null, displayName: user.display_name, createdAt: user.created_at };
 }
 
 export async function listPasskeys(deps: Deps, userId: string): Promise<CredentialJSON[]> {

@@ -6,6 +6,7 @@ import type { Config } from './config.js';
 import type { Deps } from './deps.js';
 import { migrate, openDatabase } from './db/connect.js';
 import { createAssertionVerifier } from './ceremonies/assertion.js';
+import { OutboxSignal } from './outbox.js';
 import { loadServerSecret } from './secrets.js';
 import { loadSigningKeys } from './tokens/signing-keys.js';
 
@@ -24,7 +25,7 @@ export async function openDeps(config: Config, log: Logger, now: () => Date = ()
     const serverSecret = await loadServerSecret(db, now());
     // Imported on demand: without REDIS_URL the client never loads.
     const redis = config.redisUrl ? await (await import('./redis.js')).connectRedis(config.redisUrl, log) : undefined;
-    return { config, db, keys, serverSecret, assertionVerifier: createAssertionVerifier(), now, log, redis };
+    return { config, db, keys, serverSecret, assertionVerifier: createAssertionVerifier(), now, log, redis, outbox: new OutboxSignal() };
   } catch (error) {
     await db.destroy();
     throw error;

@@ -40,6 +40,18 @@ export interface Config {
   sweepIntervalSeconds: number;
   auditRetentionDays: number;
   shutdownTimeoutSeconds: number;
+  email: EmailConfig;
+}
+
+/** How the service sends the emails it promises (server/email/). */
+export interface EmailConfig {
+  /** smtp: through SMTP_URL; log: each email, code included, goes to the service's log instead. */
+  delivery: 'smtp' | 'log';
+  smtpUrl: string | undefined;
+  from: string;
+  /** POST/PUT /v1/recovery; false for sites that run their own recovery. */
+  recovery: boolean;
+  codeTtlSeconds: number;
 }
 
 /** Requests per minute; `enabled: false` turns every limit off (benchmarks, never production). */
@@ -51,6 +63,8 @@ export interface RateLimitConfig {
   accountPerIp: number;
   /** Usernameless (autofill) sign-in starts, which a page may make on every view. */
   discoverablePerIp: number;
+  /** Emails one address may be sent on request (recovery, a new verification code), per hour. */
+  emailsPerAddressPerHour: number;
 }
 
 /** What one client may hold of the HTTP server (server/http/server.ts). */
@@ -244,12 +258,45 @@ function connectionLimits(env: Record<string, string | undefined>): ConnectionLi
   };
 }
 
+// SMTP_URL: smtp:// (STARTTLS when the server offers it) or smtps:// (TLS from the
+// start), credentials in the URL. Without it, emails go to the log: fine on localhost,
+// where a developer reads them there, and refused elsewhere unless EMAIL_DELIVERY=log
+// says so on purpose (the log would then hold every code).
+function emailConfig(env: Record<string, string | undefined>, rpId: string, rpName: string): EmailConfig {
+  const smtpUrl = env.SMTP_URL?.trim() || undefined;
+  if (smtpUrl) {
+    let url: URL;
+    try {
+      url = new URL(smtpUrl);
+    } catch {
+      throw new ConfigError('SMTP_URL', 'is not a URL (expected smtp://user:pass@host:587 or smtps://user:pass@host:465)');
+    }
+    if (url.protocol !== 'smtp:' && url.protocol !== 'smtps:') throw new ConfigError('SMTP_URL', `expected smtp:// or smtps://, got ${url.protocol}//`);
+    if (!url.hostname) throw new ConfigError('SMTP_URL', 'names no host');
+  }
+  const requested = oneOf(env, 'EMAIL_DELIVERY', ['smtp', 'log'] as const, smtpUrl || rpId !== 'localhost' ? 'smtp' : 'log');
+  if (requested === 'smtp' && !smtpUrl) {
+    throw new ConfigError('SMTP_URL', `required to send emails for RP_ID "${rpId}" (or set EMAIL_DELIVERY=log to print them, codes included, in the log)`);
+  }
+  const from = env.EMAIL_FROM?.trim() || `"${rpName.replace(/["\\\r\n]/g, '')}" <no-reply@${rpId}>`;
+  if (/[\r\n]/.test(from) || !/@/.test(from))
+    throw new ConfigError('EMAIL_FROM', `expected an address such as "Example" <no-reply@example.com>, got "${from}"`);
+  return {
+    delivery: requested,
+    smtpUrl,
+    from,
+    recovery: boolean(env, 'EMAIL_RECOVERY', true),
+    codeTtlSeconds: integer(env, 'EMAIL_CODE_TTL_SECONDS', 600, 60, 24 * 3600),
+  };
+}
+
 export function loadConfig(env: Record<string, string | undefined>): Config {
   const port = integer(env, 'PORT', 3000, 0, 65535);
   const rpId = env.RP_ID?.trim() || 'localhost';
   if (!rpIdPattern.test(rpId)) {
     throw new ConfigError('RP_ID', `"${rpId}" is not a lower-case domain name (no scheme, no port)`);
   }
+  const rpName = env.RP_NAME?.trim() || 'Passkey service';
   const ownUrl = publicUrl(env.PUBLIC_URL, port);
   const origins = list(env.ORIGINS);
   if (origins.length === 0) origins.push(new URL(ownUrl).origin);
@@ -265,7 +312,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     host: bindAddress(env.HOST),
     publicUrl: ownUrl,
     rpId,
-    rpName: env.RP_NAME?.trim() || 'Passkey service',
+    rpName,
     origins,
     topOrigins: topOrigins(env.TOP_ORIGINS),
     databaseUrl: databaseUrl(env.DATABASE_URL),
@@ -292,6 +339,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       introspectionPerIp: integer(env, 'RATE_LIMIT_INTROSPECTION_PER_IP', 1200, 1, 10_000_000),
       accountPerIp: integer(env, 'RATE_LIMIT_ACCOUNT_PER_IP', 300, 1, 1_000_000),
       discoverablePerIp: integer(env, 'RATE_LIMIT_DISCOVERABLE_PER_IP', 600, 1, 1_000_000),
+      emailsPerAddressPerHour: integer(env, 'RATE_LIMIT_EMAILS_PER_ADDRESS', 5, 1, 1000),
     },
     metricsToken: env.METRICS_TOKEN?.trim() || undefined,
     metricsListener: metricsListener(env, port),
@@ -299,5 +347,6 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     sweepIntervalSeconds: integer(env, 'SWEEP_INTERVAL_SECONDS', 60, 1, 86_400),
     auditRetentionDays: integer(env, 'AUDIT_RETENTION_DAYS', 365, 1, 36_500),
     shutdownTimeoutSeconds: integer(env, 'SHUTDOWN_TIMEOUT_SECONDS', 10, 1, 600),
+    email: emailConfig(env, rpId, rpName),
   };
 }

@@ -3,6 +3,7 @@ import { isIP } from 'node:net';
 import type { Logger } from 'pino';
 import type { AssertionVerifier } from './ceremonies/assertion.js';
 import type { Config } from './config.js';
+import type { OutboxSignal } from './outbox.js';
 import type { SharedCounters } from './redis.js';
 import type { Db } from './db/schema.js';
 import type { SigningKeys } from './tokens/signing-keys.js';
@@ -25,6 +26,8 @@ export interface Deps {
   assertionVerifier: AssertionVerifier;
   now: () => Date;
   log: Logger;
+  /** Told after a transaction that queued a delivery commits, so a worker sends it at once. */
+  outbox: OutboxSignal;
   /** Shared rate-limit counters, when REDIS_URL is set. */
   redis?: SharedCounters | undefined;
 }

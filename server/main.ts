@@ -1,7 +1,7 @@
 // Runs the service: environment -> config, open the database, migrate, load
-// keys, listen, sweep expired rows and reload the signing keys on timers. On SIGTERM/SIGINT: stop accepting,
-// let in-flight requests finish (up to SHUTDOWN_TIMEOUT_SECONDS), then close the
-// database and Redis.
+// keys, listen, send queued emails, sweep expired rows and reload the signing keys on
+// timers. On SIGTERM/SIGINT: stop accepting, let in-flight requests finish (up to
+// SHUTDOWN_TIMEOUT_SECONDS), let emails being sent finish, then close the database and Redis.
 import { existsSync } from 'node:fs';
 import type { ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -12,6 +12,7 @@ import type { Deps } from './deps.js';
 import { createMetrics } from './http/metrics.js';
 import { createServer } from './http/server.js';
 import { createLogger } from './logger.js';
+import { startEmailDelivery } from './email/delivery.js';
 import { startSweeping } from './sweep.js';
 import { startReloadingKeys } from './tokens/signing-keys.js';
 
@@ -38,6 +39,10 @@ try {
 const stopSweeping = startSweeping(deps);
 const stopReloadingKeys = startReloadingKeys(deps);
 const metrics = createMetrics(deps);
+const emailDelivery = startEmailDelivery(deps, { onResult: metrics.outboxResult });
+if (config.email.delivery === 'log') {
+  log.warn("emails are printed in the service's log, not sent (no SMTP_URL): set SMTP_URL to send them");
+}
 const app = createApp(deps, metrics);
 // Answers written while the service stops say `Connection: close`, so that no client
 // or proxy sends another request on a connection about to be closed (it would get a
@@ -112,10 +117,13 @@ function shutdown(signal: string) {
   server.close(() => {
     clearTimeout(deadline);
     clearInterval(reaper);
-    void closeDeps(deps).then(
-      () => process.exit(0),
-      () => process.exit(1),
-    );
+    void emailDelivery
+      .stop()
+      .then(() => closeDeps(deps))
+      .then(
+        () => process.exit(0),
+        () => process.exit(1),
+      );
   });
 }
 process.on('SIGTERM', () => shutdown('SIGTERM'));

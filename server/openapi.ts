@@ -174,6 +174,63 @@ export function openApiDocument(config: Pick<Config, 'rpName' | 'publicUrl'>) {
           },
         },
       },
+      '/v1/email-verification': {
+        post: {
+          summary: "Send a new code to the signed-in account's email (the previous code dies)",
+          security: bearer,
+          responses: {
+            202: ok('A code is on its way', { type: 'object' }),
+            401: problem('unauthorized'),
+            409: problem('already_verified'),
+            429: problem('rate_limited: RATE_LIMIT_EMAILS_PER_ADDRESS emails per address and hour'),
+          },
+        },
+        put: {
+          summary: "Prove the email with the code sent to it; answers a new token (email_verified: true) that replaces the caller's",
+          security: bearer,
+          requestBody: requestBody(body.ProveEmail),
+          responses: {
+            200: ok('Verified, and signed in with the new token', signedIn),
+            400: problem('invalid_code (wrong, used, expired, or its 5 tries spent) or invalid_request'),
+            401: problem('unauthorized'),
+            409: problem('already_verified'),
+          },
+        },
+      },
+      '/v1/recovery': {
+        post: {
+          summary: 'Start recovery: a code goes to the email if it has an account; the answer is the same either way',
+          requestBody: requestBody(body.StartRecovery),
+          responses: {
+            202: ok('The recovery id the code works with', { type: 'object', required: ['recoveryId'], properties: { recoveryId: { type: 'string' } } }),
+            400: problem('invalid_request'),
+            404: problem('recovery_disabled (EMAIL_RECOVERY=false)'),
+            429: problem('rate_limited'),
+          },
+        },
+        put: {
+          summary:
+            'Prove the code of a recovery: answers a registration challenge for the account, finished by PUT /v1/challenges (which signs in). An email never proven before loses every passkey and session first',
+          requestBody: requestBody(body.ProveRecovery),
+          responses: {
+            200: ok('Creation options', started('CreationOptions')),
+            400: problem('invalid_code (wrong, used, expired, another recovery id, or 5 tries spent) or invalid_request'),
+            404: problem('recovery_disabled'),
+          },
+        },
+      },
+      '/v1/features': {
+        get: {
+          summary: 'What this service offers a page: email recovery, and whether emails are printed in its log (development)',
+          responses: {
+            200: ok('Features', {
+              type: 'object',
+              required: ['recovery', 'emailsInLog'],
+              properties: { recovery: { type: 'boolean' }, emailsInLog: { type: 'boolean' } },
+            }),
+          },
+        },
+      },
       '/v1/tokens/introspect': {
         post: {
           summary: 'RFC 7662 style token introspection, for backends',
@@ -187,6 +244,7 @@ export function openApiDocument(config: Pick<Config, 'rpName' | 'publicUrl'>) {
                 active: { type: 'boolean' },
                 sub: { type: 'string' },
                 email: { type: 'string' },
+                email_verified: { type: 'boolean', description: 'whether the email had been proven when the token was minted' },
                 auth_time: { type: 'integer', description: 'when the person last proved a passkey in this session (seconds since the epoch)' },
                 exp: { type: 'integer' },
                 iat: { type: 'integer' },
@@ -207,10 +265,11 @@ export function openApiDocument(config: Pick<Config, 'rpName' | 'publicUrl'>) {
           responses: {
             200: ok('Profile', {
               type: 'object',
-              required: ['userId', 'email', 'displayName', 'createdAt'],
+              required: ['userId', 'email', 'emailVerified', 'displayName', 'createdAt'],
               properties: {
                 userId: { type: 'string' },
                 email: { type: 'string' },
+                emailVerified: { type: 'boolean', description: 'whether a code sent to the email came back' },
                 displayName: { type: 'string' },
                 createdAt: { type: 'string', format: 'date-time' },
               },

@@ -81,7 +81,7 @@ class SignInFailed extends AppError {
   }
 }
 
-type PasskeyWithUser = CredentialsTable & Pick<UsersTable, 'email' | 'user_handle'>;
+type PasskeyWithUser = CredentialsTable & Pick<UsersTable, 'email' | 'user_handle' | 'email_verified_at'>;
 
 /** The passkey a failure is recorded against; `signed`: the assertion verified, so not just anyone failed. */
 interface FailedPasskey {
@@ -162,7 +162,12 @@ function requireSameAuthenticator(credential: PasskeyWithUser, verified: Verifie
 /** Stores the new counter, backup state and last use, and opens the session: one transaction. */
 async function openSession(deps: Deps, credential: PasskeyWithUser, verified: VerifiedAssertion, context: RequestContext): Promise<FinishedSignIn> {
   const userId = credential.user_id;
-  const minted = await mintSessionToken(deps, { id: userId, email: credential.email }, credential.id, context);
+  const minted = await mintSessionToken(
+    deps,
+    { id: userId, email: credential.email, emailVerified: credential.email_verified_at !== null },
+    credential.id,
+    context,
+  );
   await deps.db.transaction().execute(async (trx) => {
     const usedAt = deps.now().toISOString();
     const recorded = await recordCredentialUse(trx, {

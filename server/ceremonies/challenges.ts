@@ -1,6 +1,7 @@
 // Challenges are database rows, so any instance can finish a ceremony another started.
 // Invariants: a challenge is bound to its kind and, where known, to its account (a sign-in
-// by email: to that email; adding a passkey: to the account and the session that started it);
+// by email: to that email; adding a passkey: to the account and the session that started it;
+// a recovery: to the account whose email was proven);
 // it expires after CHALLENGE_TTL_SECONDS; the first finish that presents it uses it up
 // (DELETE ... RETURNING) before anything else is done, whether that finish then succeeds or
 // fails. A finish gets it as a typed value (TakenChallenge) or its ceremony's error.
@@ -11,9 +12,10 @@ import { withRelaxedDurability } from '../db/connect.js';
 import type { ChallengeKind, ChallengesTable } from '../db/schema.js';
 
 type ChallengeFields = Pick<ChallengesTable, 'kind' | 'challenge'> &
-  Partial<Pick<ChallengesTable, 'user_id' | 'email' | 'display_name' | 'user_handle' | 'session_jti'>>;
+  Partial<Pick<ChallengesTable, 'user_id' | 'email' | 'display_name' | 'user_handle' | 'session_jti' | 'via'>>;
 
-function newChallenge(deps: Deps, fields: ChallengeFields): ChallengesTable {
+/** A challenge row, for a caller that writes it in a transaction of its own (saveChallenge writes its own). */
+export function newChallenge(deps: Pick<Deps, 'now' | 'config'>, fields: ChallengeFields): ChallengesTable {
   const now = deps.now();
   return {
     id: randomUUID(),
@@ -22,6 +24,7 @@ function newChallenge(deps: Deps, fields: ChallengeFields): ChallengesTable {
     display_name: null,
     user_handle: null,
     session_jti: null,
+    via: null,
     ...fields,
     created_at: now.toISOString(),
     expires_at: new Date(now.getTime() + deps.config.challengeTtlSeconds * 1000).toISOString(),
@@ -53,6 +56,13 @@ export interface AddPasskeyChallenge {
   sessionJti: string | null;
 }
 
+/** A new passkey for an account whose email was just proven by a recovery code: it signs the person in. */
+export interface RecoveryChallenge {
+  kind: 'recovery';
+  challenge: string;
+  userId: string;
+}
+
 /** A sign-in's challenge: the account it must end in, when the start named one. */
 export interface SignInChallenge {
   kind: 'sign-in';
@@ -61,7 +71,9 @@ export interface SignInChallenge {
   userId: string | null;
 }
 
-export type TakenChallenge<K extends ChallengeKind = ChallengeKind> = K extends 'registration' ? SignUpChallenge | AddPasskeyChallenge : SignInChallenge;
+export type TakenChallenge<K extends ChallengeKind = ChallengeKind> = K extends 'registration'
+  ? SignUpChallenge | AddPasskeyChallenge | RecoveryChallenge
+  : SignInChallenge;
 
 /** Why a challenge cannot finish a ceremony. */
 export type ChallengeProblem = 'unknown' | 'wrong_kind' | 'expired';
@@ -87,6 +99,7 @@ export async function takeChallenge<K extends ChallengeKind>(
 
 function toTaken(row: ChallengesTable): TakenChallenge {
   if (row.kind === 'authentication') return { kind: 'sign-in', challenge: row.challenge, email: row.email, userId: row.user_id };
+  if (row.user_id !== null && row.via === 'recovery') return { kind: 'recovery', challenge: row.challenge, userId: row.user_id };
   if (row.user_id !== null) return { kind: 'add-passkey', challenge: row.challenge, userId: row.user_id, sessionJti: row.session_jti };
   // A sign-up row always carries its email and user handle (startSignUp writes both).
   const email = row.email!;

@@ -29,12 +29,13 @@ import { auditEnvelope, insertAuditEvent } from '../db/audit-events.js';
 import { findCredentialById, insertCredential, listCredentialsByUser } from '../db/credentials.js';
 import { isUniqueViolation } from '../db/errors.js';
 import { holdLiveSession, insertSession } from '../db/sessions.js';
-import { accountExists, findUserByEmail, insertUser, requireUser } from '../db/users.js';
-import type { CredentialsTable, UsersTable } from '../db/schema.js';
+import { accountExists, findUserByEmail, findUserById, insertUser, lockUser, requireUser } from '../db/users.js';
+import type { CredentialsTable, Db, UsersTable } from '../db/schema.js';
 import { AppError } from '../errors.js';
 import { mintSessionToken, requireRecentAuth, verifySessionToken, type SessionClaims } from '../tokens/session-tokens.js';
+import { queuePasskeyAdded, queueVerification } from '../email/ownership.js';
 import { nameForAaguid } from './authenticator-names.js';
-import { saveChallenge, takeChallenge, type AddPasskeyChallenge, type ChallengeProblem, type SignUpChallenge } from './challenges.js';
+import { saveChallenge, takeChallenge, type ChallengeProblem, type SignUpChallenge, type TakenChallenge } from './challenges.js';
 import { checkCrossOrigin } from './cross-origin.js';
 import { credentialIdToHex, toCredentialJSON, toDescriptor, type CredentialJSON } from './credential-json.js';
 import { importRegistrationPublicKey } from './public-key.js';
@@ -53,7 +54,7 @@ export interface StartedCeremony<Options> {
   options: Options;
 }
 
-async function creationOptions(
+export async function creationOptions(
   deps: Deps,
   user: { email: string; displayName: string; userHandle: string },
   existing: Pick<CredentialsTable, 'id' | 'transports'>[],
@@ -194,6 +195,7 @@ const newAccount = (challenge: SignUpChallenge, id: string, createdAt: string): 
   display_name: challenge.displayName,
   user_handle: challenge.userHandle,
   created_at: createdAt,
+  email_verified_at: null,
 });
 
 /** The challenge of a registration, or 410 challenge_expired / 400 unknown_challenge. */
@@ -203,24 +205,47 @@ const registrationChallengeRejected = (problem: ChallengeProblem, reason: string
     : new AppError('unknown_challenge', 'Unknown or used challenge: start again', { reason });
 
 /**
- * The session a finished registration answers with. A sign-up opens a new one.
- * Adding a passkey answers with the token that started it, which must be sent again
+ * The session a finished registration answers with. A sign-up or a recovery opens a new
+ * one. Adding a passkey answers with the token that started it, which must be sent again
  * and still be recent: a challenge id alone (it travels in the page) adds nothing.
  */
 async function sessionFor(
   deps: Deps,
-  challenge: SignUpChallenge | AddPasskeyChallenge,
-  userId: string,
+  challenge: TakenChallenge<'registration'>,
+  account: { id: string; email: string; emailVerified: boolean },
   credentialId: string,
   bearer: string | undefined,
   context: RequestContext,
 ) {
-  if (challenge.kind === 'sign-up') return mintSessionToken(deps, { id: userId, email: challenge.email }, credentialId, context);
+  if (challenge.kind !== 'add-passkey') return mintSessionToken(deps, account, credentialId, context);
   if (bearer === undefined) throw new AppError('unauthorized', 'Send the token that started adding this passkey');
   const claims = await verifySessionToken(deps, bearer);
   if (claims.jti !== challenge.sessionJti) throw new AppError('unauthorized', 'This token did not start adding this passkey');
   requireRecentAuth(deps, claims);
   return { token: bearer, expiresAt: new Date(claims.exp * 1000).toISOString(), session: undefined };
+}
+
+/** The account a registration ends in: the new one of a sign-up, else the existing one (read before the transaction). */
+async function accountFor(deps: Deps, challenge: TakenChallenge<'registration'>) {
+  if (challenge.kind === 'sign-up') return { id: randomUUID(), email: challenge.email, emailVerified: false };
+  const user = await findUserById(deps.db, challenge.userId);
+  // Deleted while the ceremony ran: nothing to add the passkey to.
+  if (!user) throw new AppError('unknown_challenge', 'Unknown or used challenge: start again', { reason: 'the account was deleted' });
+  return { id: user.id, email: user.email, emailVerified: user.email_verified_at !== null };
+}
+
+/** Checked and held in the transaction that adds the passkey: a sign-out or a deletion in between stops it. */
+async function holdAccount(trx: Db, deps: Deps, challenge: TakenChallenge<'registration'>, userId: string) {
+  if (challenge.kind === 'sign-up') return;
+  if (challenge.kind === 'add-passkey') {
+    if (!challenge.sessionJti || !(await holdLiveSession(trx, challenge.sessionJti, deps.now().toISOString()))) {
+      throw new AppError('unauthorized', 'The session that started adding this passkey has ended: sign in again');
+    }
+    return;
+  }
+  await lockUser(trx, userId);
+  if (!(await findUserById(trx, userId)))
+    throw new AppError('unknown_challenge', 'Unknown or used challenge: start again', { reason: 'the account was deleted' });
 }
 
 export async function finishRegistration(
@@ -230,9 +255,10 @@ export async function finishRegistration(
   bearer?: string,
 ): Promise<FinishedRegistration> {
   const challenge = await takeChallenge(deps, input.challengeId, 'registration', registrationChallengeRejected);
-  const userId = challenge.kind === 'add-passkey' ? challenge.userId : randomUUID();
+  const account = await accountFor(deps, challenge);
+  const userId = account.id;
   const credential = await verifyNewCredential(deps, input.registration, challenge.challenge, userId, input.name);
-  const signedIn = await sessionFor(deps, challenge, userId, credential.id, bearer, context);
+  const signedIn = await sessionFor(deps, challenge, account, credential.id, bearer, context);
 
   await deps.db
     .transaction()
@@ -240,16 +266,17 @@ export async function finishRegistration(
       if (challenge.kind === 'sign-up') {
         if (await findUserByEmail(trx, challenge.email)) throw accountExists();
         await insertUser(trx, newAccount(challenge, userId, credential.created_at));
-      } else if (!challenge.sessionJti || !(await holdLiveSession(trx, challenge.sessionJti, deps.now().toISOString()))) {
-        // Checked and held in the transaction that adds the passkey: a sign-out in between stops it.
-        throw new AppError('unauthorized', 'The session that started adding this passkey has ended: sign in again');
       }
+      await holdAccount(trx, deps, challenge, userId);
       if (await findCredentialById(trx, credential.id)) throw passkeyRegisteredAlready();
       await insertCredential(trx, credential);
       if (signedIn.session) await insertSession(trx, signedIn.session);
       const event = { ...auditEnvelope(userId, context, credential.created_at), credential_id: credential.id };
       if (challenge.kind === 'sign-up') await insertAuditEvent(trx, { ...event, type: 'account.created' });
+      if (challenge.kind === 'recovery') await insertAuditEvent(trx, { ...event, type: 'account.recovered' });
       await insertAuditEvent(trx, { ...event, type: 'passkey.created', detail: credential.name });
+      if (challenge.kind === 'sign-up') await queueVerification(trx, deps, { id: userId, email: account.email });
+      else await queuePasskeyAdded(trx, deps, account.email, context, challenge.kind === 'recovery');
     })
     .catch(async (error: unknown) => {
       // Two requests racing on one email or credential id: the loser sees the constraint.
@@ -259,6 +286,7 @@ export async function finishRegistration(
       }
       throw error;
     });
+  deps.outbox.queued('email');
 
   return { userId, credential: toCredentialJSON(credential), token: signedIn.token, expiresAt: signedIn.expiresAt };
 }

@@ -12,6 +12,7 @@ const insert = prepare((db, c: ChallengesTable) =>
     display_name: c.display_name,
     user_handle: c.user_handle,
     session_jti: c.session_jti,
+    via: c.via,
     expires_at: c.expires_at,
     created_at: c.created_at,
   } satisfies EveryColumn<ChallengesTable>),

@@ -8,6 +8,7 @@ export interface UsersTable {
   display_name: string;
   user_handle: string; // base64url WebAuthn user.id: random, never the email
   created_at: string;
+  email_verified_at: string | null; // when a code sent to the email came back; null: never proven
 }
 
 export interface CredentialsTable {
@@ -35,6 +36,7 @@ export interface ChallengesTable {
   display_name: string | null;
   user_handle: string | null; // sign-up only: the new account's user handle
   session_jti: string | null; // adding a passkey: the session that started it
+  via: 'recovery' | null; // a registration for an existing account granted by a proof, not a session
   expires_at: string;
   created_at: string;
 }
@@ -73,7 +75,41 @@ export type AuditEventType =
   | 'passkey.deleted'
   | 'sign_in.failed'
   | 'counter.regressed' // a possible cloned authenticator
-  | 'session.revoked';
+  | 'session.revoked'
+  | 'email.verified'
+  | 'account.recovered' // a passkey added by email recovery
+  | 'account.reclaimed'; // recovery of an unproven email removed every passkey and session first
+
+export type EmailCodePurpose = 'verify' | 'recover';
+
+/** A one-time code sent by email; only its keyed hash is kept. */
+export interface EmailCodesTable {
+  id: string; // the recoveryId for a recovery; random either way
+  purpose: EmailCodePurpose;
+  user_id: string | null; // null: a recovery asked for an email without an account
+  email_key: string; // HMAC of the email under the server secret: a new code for it kills the old
+  code_hash: string; // HMAC of the id and the code under the server secret
+  attempts: number; // tries spent, the right one included; dead at 5
+  expires_at: string;
+  created_at: string;
+}
+
+export type OutboxStatus = 'pending' | 'sent' | 'failed';
+
+/** Something a committed change promised to deliver (an email), until it is delivered. */
+export interface OutboxTable {
+  id: string; // UUIDv7: older first
+  topic: string; // which handler delivers it: 'email'
+  payload: string; // JSON for the handler; emptied once delivered
+  status: OutboxStatus;
+  attempts: number;
+  next_attempt_at: string;
+  lease_id: string | null; // the claim of the worker delivering it now
+  lease_until: string | null; // after this, another worker may claim it
+  last_error: string | null;
+  created_at: string;
+  done_at: string | null;
+}
 
 export interface AuditEventsTable {
   id: string;
@@ -93,6 +129,8 @@ export interface Database {
   signing_keys: SigningKeysTable;
   server_secrets: ServerSecretsTable;
   audit_events: AuditEventsTable;
+  email_codes: EmailCodesTable;
+  outbox: OutboxTable;
 }
 
 export type Db = Kysely<Database>;

@@ -15,8 +15,11 @@ async function inBatches(deleteBatch: () => Promise<bigint>): Promise<number> {
   }
 }
 
-/** Deletes rows that can no longer matter: expired challenges and sessions, old audit events. */
-export async function deleteExpired(db: Db, now: string, auditBefore: string) {
+/**
+ * Deletes rows that can no longer matter: expired challenges, sessions and email codes,
+ * old audit events, and outbox rows settled (sent or failed) before `outboxBefore`.
+ */
+export async function deleteExpired(db: Db, now: string, auditBefore: string, outboxBefore: string) {
   const challenges = await inBatches(async () => {
     const expired = db.selectFrom('challenges').select('id').where('expires_at', '<=', now).limit(batchSize);
     return (await db.deleteFrom('challenges').where('id', 'in', expired).executeTakeFirst()).numDeletedRows;
@@ -30,5 +33,13 @@ export async function deleteExpired(db: Db, now: string, auditBefore: string) {
     const old = db.selectFrom('audit_events').select('id').where('created_at', '<', auditBefore).limit(batchSize);
     return (await db.deleteFrom('audit_events').where('id', 'in', old).executeTakeFirst()).numDeletedRows;
   });
-  return { challenges, sessions, auditEvents };
+  const emailCodes = await inBatches(async () => {
+    const expired = db.selectFrom('email_codes').select('id').where('expires_at', '<=', now).limit(batchSize);
+    return (await db.deleteFrom('email_codes').where('id', 'in', expired).executeTakeFirst()).numDeletedRows;
+  });
+  const outbox = await inBatches(async () => {
+    const settled = db.selectFrom('outbox').select('id').where('done_at', '<', outboxBefore).limit(batchSize);
+    return (await db.deleteFrom('outbox').where('id', 'in', settled).executeTakeFirst()).numDeletedRows;
+  });
+  return { challenges, sessions, auditEvents, emailCodes, outbox };
 }

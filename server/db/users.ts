@@ -19,8 +19,14 @@ export function findUserByEmail(db: Db, email: string) {
   return db.selectFrom('users').selectAll().where('email', '=', email).executeTakeFirst();
 }
 
-export async function insertUser(db: Db, user: UsersTable): Promise<void> {
-  await db.insertInto('users').values(user).execute();
+/** A new account's row; its email is unproven unless said otherwise. */
+export type NewUser = Omit<UsersTable, 'email_verified_at'> & Partial<Pick<UsersTable, 'email_verified_at'>>;
+
+export async function insertUser(db: Db, user: NewUser): Promise<void> {
+  await db
+    .insertInto('users')
+    .values({ email_verified_at: null, ...user })
+    .execute();
 }
 
 // Takes the account's row lock (PostgreSQL) or the write lock (SQLite) for the

@@ -1,6 +1,9 @@
 // Prometheus metrics (prom-client), one registry per app: requests and latency
 // by route and status, ceremony outcomes by kind, step and result, and challenges
-// started by kind. No metric reads the database: the count of stored challenges
+// started by kind, and the outbox's deliveries (emails) by topic and result. One metric
+// reads the database, the age of the oldest undelivered outbox row: every request that
+// queues one does so for an email with an account or without alike (a recovery start
+// queues one email either way). No other may: the count of stored challenges, say,
 // would grow for known emails only, and so tell which emails have an account.
 //
 // Who may read them: on the service's own port, only a client with
@@ -11,8 +14,10 @@
 // otherwise answer any request that does not say it came through a proxy.
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Request, RequestHandler } from 'express';
-import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Deps } from '../deps.js';
+import { oldestPending } from '../db/outbox.js';
+import type { DeliveryResult } from '../outbox.js';
 import { AppError } from '../errors.js';
 import { apiKeyChecker } from './auth.js';
 import { asAppError } from './errors.js';
@@ -26,9 +31,11 @@ export interface Metrics {
   ceremony<T>(req: Request, kind: CeremonyKind, step: 'start' | 'finish', run: () => Promise<T>): Promise<T>;
   /** GET /metrics, on the service's port or on a listener of its own (`dedicated`). */
   endpoint(where: { dedicated: boolean }): RequestHandler;
+  /** Counts what the outbox worker did with one delivery. */
+  outboxResult(topic: string, result: DeliveryResult): void;
 }
 
-export function createMetrics(deps: Pick<Deps, 'config' | 'log'>): Metrics {
+export function createMetrics(deps: Pick<Deps, 'config' | 'log' | 'db' | 'outbox'>): Metrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   const labelNames = ['method', 'route', 'status'] as const;
@@ -52,6 +59,28 @@ export function createMetrics(deps: Pick<Deps, 'config' | 'log'>): Metrics {
     help: 'Challenges handed out, by ceremony kind',
     labelNames: ['kind'] as const,
     registers: [registry],
+  });
+
+  const outboxMessages = new Counter({
+    name: 'outbox_messages_total',
+    help: 'Outbox deliveries (topic email: emails) by result: queued, sent, retry (a failed try), failed (given up)',
+    labelNames: ['topic', 'result'] as const,
+    registers: [registry],
+  });
+  deps.outbox.onQueued((topic) => outboxMessages.inc({ topic, result: 'queued' }));
+  new Gauge({
+    name: 'outbox_oldest_pending_seconds',
+    help: 'Age of the oldest undelivered outbox row, by topic (0: none)',
+    labelNames: ['topic'] as const,
+    registers: [registry],
+    async collect() {
+      this.reset();
+      this.set({ topic: 'email' }, 0);
+      const rows = await oldestPending(deps.db).catch(() => []);
+      for (const row of rows) {
+        if (row.oldest) this.set({ topic: row.topic }, Math.max(0, (Date.now() - Date.parse(String(row.oldest))) / 1000));
+      }
+    },
   });
 
   const middleware: RequestHandler = (req, res, next) => {
@@ -98,7 +127,9 @@ export function createMetrics(deps: Pick<Deps, 'config' | 'log'>): Metrics {
       res.type(registry.contentType).send(await registry.metrics());
     };
 
-  return { registry, middleware, ceremony, endpoint };
+  const outboxResult = (topic: string, result: DeliveryResult) => outboxMessages.inc({ topic, result });
+
+  return { registry, middleware, ceremony, endpoint, outboxResult };
 }
 
 // Headers by which proxies name the client they forward for. A proxy may send none

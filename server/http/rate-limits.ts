@@ -9,10 +9,15 @@
 // Usernameless sign-in starts, which a page with autofill makes on every view, have
 // a larger bucket of their own, so browsing does not spend the ceremony budget.
 //
+// Emails sent on request (recovery, a new verification code) also spend a budget of
+// the address itself, whoever asks (RATE_LIMIT_EMAILS_PER_ADDRESS per hour), so that
+// nobody can flood a mailbox from many addresses. Reaching it delays a person's own
+// recovery by at most an hour: that is the price of not being a mail cannon.
+//
 // If Redis is unreachable, requests pass without rate limiting (and it is logged):
 // losing Redis must not take sign-in down.
 import { createHmac } from 'node:crypto';
-import type { Request, RequestHandler, Router } from 'express';
+import type { Request, RequestHandler, Response, Router } from 'express';
 import { ipKeyGenerator, rateLimit } from 'express-rate-limit';
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
@@ -45,11 +50,12 @@ function limiter(
   name: string,
   limit: number,
   key: (req: Request) => string | undefined,
+  windowMs = 60_000,
 ): RequestHandler {
   const { config, log, redis } = deps;
   const store = redis?.store(`${config.redisKeyPrefix}rl:${name}:`);
   return rateLimit({
-    windowMs: 60_000,
+    windowMs,
     limit,
     store,
     standardHeaders: 'draft-7',
@@ -78,6 +84,8 @@ const clientIp = (req: Request) => ipKeyGenerator(req.ip ?? req.socket.remoteAdd
 
 const email = (req: Request) => (req.body as { email?: unknown } | undefined)?.email;
 
+const emailDigest = (secret: Uint8Array, value: string) => createHmac('sha256', secret).update(`rateLimit:${value.trim().toLowerCase()}`).digest('base64url');
+
 // The limiter runs before the body is validated: the email is hashed, so a key is
 // always short, and keyed with the server secret, so that no email can be found
 // from a key (an unsalted hash of an email is a lookup away from the email).
@@ -85,8 +93,7 @@ function emailAndIp(secret: Uint8Array) {
   return (req: Request) => {
     const value = email(req);
     if (typeof value !== 'string') return undefined;
-    const digest = createHmac('sha256', secret).update(`rateLimit:${value.trim().toLowerCase()}`).digest('base64url');
-    return `${digest}|${clientIp(req)}`;
+    return `${emailDigest(secret, value)}|${clientIp(req)}`;
   };
 }
 
@@ -98,20 +105,41 @@ const unlessUsernameless =
   (req, res, next) =>
     email(req) === undefined ? next() : limit(req, res, next);
 
-/** Registers every limit in front of the routes it guards. */
-export function applyRateLimits(router: Router, deps: LimitDeps): void {
+/** Spends one email of the address's hourly budget, or throws rate_limited (with Retry-After set). */
+export type EmailBudget = (req: Request, res: Response, email: string) => Promise<void>;
+
+const budgetKey = Symbol('email budget key');
+
+/** Registers every limit in front of the routes it guards; returns the per-address email budget, which handlers spend. */
+export function applyRateLimits(router: Router, deps: LimitDeps): EmailBudget {
   const limits = deps.config.rateLimits;
-  if (!limits.enabled) return;
+  if (!limits.enabled) return async () => {};
   const storeError = storeErrorReporter(deps.log);
   const ceremonyIp = limiter(deps, storeError, 'ceremony-ip', limits.ceremonyPerIp, clientIp);
   const ceremonyEmail = limiter(deps, storeError, 'ceremony-email', limits.ceremonyPerEmail, emailAndIp(deps.serverSecret));
   const discoverable = limiter(deps, storeError, 'discoverable-ip', limits.discoverablePerIp, usernameless);
   const introspection = limiter(deps, storeError, 'introspection-ip', limits.introspectionPerIp, clientIp);
   const account = limiter(deps, storeError, 'account-ip', limits.accountPerIp, clientIp);
+  const emailAddress = limiter(
+    deps,
+    storeError,
+    'email-address',
+    limits.emailsPerAddressPerHour,
+    (req) => (req as Request & { [budgetKey]?: string })[budgetKey],
+    3_600_000,
+  );
 
   router.post('/v1/challenges', ceremonyIp, ceremonyEmail);
   router.post('/v1/tokens', unlessUsernameless(ceremonyIp), discoverable, ceremonyEmail);
   for (const path of ['/v1/challenges', '/v1/tokens']) router.put(path, ceremonyIp);
   router.post('/v1/tokens/introspect', introspection);
-  router.use(['/v1/me', '/v1/credentials', '/v1/sessions', '/v1/events'], account);
+  router.post('/v1/recovery', ceremonyIp, ceremonyEmail);
+  router.put('/v1/recovery', ceremonyIp);
+  router.use(['/v1/me', '/v1/credentials', '/v1/sessions', '/v1/events', '/v1/email-verification'], account);
+
+  return (req, res, address) =>
+    new Promise((resolve, reject) => {
+      (req as Request & { [budgetKey]?: string })[budgetKey] = emailDigest(deps.serverSecret, address);
+      void emailAddress(req, res, (error?: unknown) => (error ? reject(error) : resolve()));
+    });
 }

@@ -95,6 +95,19 @@ export const RenameCredential = z.object({ name: label(64) });
 
 export const Introspect = z.object({ token: z.string().min(1).max(8192) });
 
+// A code as people type it: spaces and dashes between the digits are ignored.
+const code = z
+  .string()
+  .max(32)
+  .transform((value) => value.replace(/[\s-]/g, ''))
+  .pipe(z.string().regex(/^\d{6}$/, 'expected the 6-digit code from the email'));
+
+export const ProveEmail = z.object({ code });
+
+export const StartRecovery = z.object({ email });
+
+export const ProveRecovery = z.object({ recoveryId: z.uuid({ error: 'expected a recovery id' }), code });
+
 export const CredentialId = z.string().regex(/^[0-9a-f]{2,2046}$/, 'expected a hex credential id');
 
 export const SessionId = z.uuid({ error: 'expected a session id' });

@@ -5,6 +5,7 @@ import type { Deps } from '../deps.js';
 import { deletePasskey, endOtherSessions, endSession, getProfile, listEvents, listPasskeys, listSessions, renamePasskey } from '../account.js';
 import { finishSignIn, startSignIn } from '../ceremonies/authentication.js';
 import { finishRegistration, startAddPasskey, startSignUp } from '../ceremonies/registration.js';
+import { proveRecovery, resendVerification, startRecovery, verifyEmail } from '../email/ownership.js';
 import { AppError } from '../errors.js';
 import { apiKeyChecker, bearerToken, requireSession } from '../http/auth.js';
 import type { Metrics } from '../http/metrics.js';
@@ -19,7 +20,7 @@ export function apiRouter(deps: Deps, metrics: Metrics): Router {
   const checkApiKey = apiKeyChecker(deps.config.apiKeys);
   const { ceremony } = metrics;
   const context = (req: Request) => ({ ip: req.ip });
-  applyRateLimits(router, deps);
+  const emailBudget = applyRateLimits(router, deps);
 
   route(router, '/v1/challenges', {
     post: async (req, res) => {
@@ -49,6 +50,37 @@ export function apiRouter(deps: Deps, metrics: Metrics): Router {
       const input = parseBody(body.FinishSignIn, req);
       const finished = await ceremony(req, 'authentication', 'finish', () => finishSignIn(deps, input, context(req)));
       res.set('Cache-Control', 'no-store').json(finished);
+    },
+  });
+
+  route(router, '/v1/email-verification', {
+    post: async (req, res) => {
+      const session = await requireSession(deps, req);
+      await resendVerification(deps, session, (email) => emailBudget(req, res, email));
+      res.status(202).json({});
+    },
+    put: async (req, res) => {
+      const session = await requireSession(deps, req);
+      const { code } = parseBody(body.ProveEmail, req);
+      res.json(await verifyEmail(deps, session, code, context(req)));
+    },
+  });
+
+  route(router, '/v1/recovery', {
+    post: async (req, res) => {
+      const { email } = parseBody(body.StartRecovery, req);
+      res.status(202).json(await startRecovery(deps, email, (address) => emailBudget(req, res, address)));
+    },
+    put: async (req, res) => {
+      const input = parseBody(body.ProveRecovery, req);
+      res.json(await ceremony(req, 'registration', 'start', () => proveRecovery(deps, input, context(req))));
+    },
+  });
+
+  route(router, '/v1/features', {
+    // What the service offers a page that embeds it: is recovery on, do emails land in the log (demo).
+    get: (_req, res) => {
+      res.json({ recovery: deps.config.email.recovery, emailsInLog: deps.config.email.delivery === 'log' });
     },
   });
 

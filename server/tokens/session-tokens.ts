@@ -1,6 +1,6 @@
 // Session tokens. A session is a row keyed by the token's `jti`; the token is a JWT
 // of explicit type `session+jwt` (header `typ`, RFC 8725 §3.11, and `kid`) with iss,
-// aud, sub, email, auth_time, iat, exp, jti, so other backends verify it offline
+// aud, sub, email, email_verified, auth_time, iat, exp, jti, so other backends verify it offline
 // against the JWKS. Offline verification cannot see revocation: `verifySessionToken`
 // (every bearer endpoint and introspection) also requires the session row to exist,
 // belong to `sub`, and not be revoked. `auth_time` is when the person last proved a
@@ -26,6 +26,8 @@ export const sessionTokenType = 'session+jwt';
 export interface SessionClaims {
   sub: string;
   email: string;
+  /** Whether the account's email had been proven when the token was minted. */
+  email_verified: boolean;
   auth_time: number;
   iat: number;
   exp: number;
@@ -34,21 +36,30 @@ export interface SessionClaims {
   aud: string;
 }
 
+export interface TokenSubject {
+  id: string;
+  email: string;
+  emailVerified: boolean;
+}
+
 /**
  * A new session for a person who has just proved a passkey (`credentialId`): its
- * auth_time is now.
+ * auth_time is now, unless `authTime` carries an earlier proof over (a session
+ * replaced by one that says more, such as email_verified).
  */
 export async function mintSessionToken(
   deps: Deps,
-  user: { id: string; email: string },
-  credentialId: string,
+  user: TokenSubject,
+  credentialId: string | null,
   context: RequestContext = {},
+  authTime?: Date,
 ): Promise<MintedToken> {
   const now = deps.now();
   const iat = Math.floor(now.getTime() / 1000);
   const exp = iat + deps.config.sessionTtlSeconds;
   const jti = randomUUID();
-  const token = await new SignJWT({ email: user.email, auth_time: iat })
+  const proven = authTime ?? now;
+  const token = await new SignJWT({ email: user.email, email_verified: user.emailVerified, auth_time: Math.floor(proven.getTime() / 1000) })
     .setProtectedHeader({ alg: tokenAlgorithm, kid: deps.keys.kid, typ: sessionTokenType })
     .setIssuer(deps.config.tokenIssuer)
     .setAudience(deps.config.tokenAudience)
@@ -68,7 +79,7 @@ export async function mintSessionToken(
       created_at: now.toISOString(),
       expires_at: expiresAt,
       revoked_at: null,
-      auth_time: now.toISOString(),
+      auth_time: proven.toISOString(),
       ip: storedIp(context.ip),
     },
   };
@@ -125,7 +136,8 @@ export async function introspectToken(deps: Deps, token: string): Promise<Intros
   try {
     const claims = await verifySessionToken(deps, token);
     const { sub, email, auth_time, exp, iat, jti, iss, aud } = claims;
-    return { active: true, sub, email, auth_time, exp, iat, jti, iss, aud };
+    // A token minted before the claim existed vouches for nothing.
+    return { active: true, sub, email, email_verified: claims.email_verified === true, auth_time, exp, iat, jti, iss, aud };
   } catch (error) {
     if (error instanceof AppError && error.code === 'unauthorized') return { active: false };
     throw error;

@@ -157,6 +157,7 @@ it('the document covers every endpoint of the contract', () => {
 it("names the service's PUBLIC_URL as its server, not the first of ORIGINS", async () => {
   const other = await startService({
     RP_ID: 'example.com',
+    EMAIL_DELIVERY: 'log',
     PUBLIC_URL: 'https://auth.example.com',
     ORIGINS: 'https://shop.example.com,https://auth.example.com',
   });

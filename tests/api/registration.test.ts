@@ -26,6 +26,7 @@ describe('sign-up', () => {
     expect(me.body).toEqual({
       userId: result.userId,
       email: 'alice@example.com',
+      emailVerified: false,
       displayName: 'alice@example.com',
       createdAt: service.clock.now.toISOString(),
     });

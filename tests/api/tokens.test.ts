@@ -29,7 +29,7 @@ const segments = (jwt: string) => jwt.split('.') as [string, string, string];
 const encode = (value: object) => base64url.encode(JSON.stringify(value));
 
 describe('session tokens', () => {
-  it('are ES256 JWTs of type session+jwt with kid, iss, aud, sub, email, auth_time, iat, exp, jti that verify offline against the JWKS', async () => {
+  it('are ES256 JWTs of type session+jwt with kid, iss, aud, sub, email, email_verified, auth_time, iat, exp, jti that verify offline against the JWKS', async () => {
     const jwks = await service.request('GET', '/.well-known/jwks.json');
     expect(jwks.headers.get('cache-control')).toMatch(/max-age=\d+/);
     expect(jwks.body.keys[0]).toMatchObject({ kty: 'EC', crv: 'P-256', alg: 'ES256', use: 'sig' });
@@ -46,6 +46,7 @@ describe('session tokens', () => {
       aud: 'localhost',
       sub: userId,
       email: 'alice@example.com',
+      email_verified: false,
       auth_time: service.clock.now.getTime() / 1000,
       iat: service.clock.now.getTime() / 1000,
       exp: service.clock.now.getTime() / 1000 + 3600,

@@ -101,6 +101,7 @@ describe('challenges', () => {
       display_name: null,
       user_handle: null,
       session_jti: null,
+      via: null,
       expires_at: '2026-01-01T00:05:00.000Z',
       created_at: '2026-01-01T00:00:00.000Z',
     });
@@ -170,6 +171,7 @@ describe('sweep', () => {
         display_name: null,
         user_handle: null,
         session_jti: null,
+        via: null,
         created_at: at(0),
         expires_at: at(5),
       })),
@@ -177,9 +179,9 @@ describe('sweep', () => {
     let finished = false;
     let ranMeanwhile = false;
     setImmediate(() => (ranMeanwhile = !finished));
-    const deleted = await deleteExpired(db, at(20), at(15));
+    const deleted = await deleteExpired(db, at(20), at(15), at(15));
     finished = true;
-    expect(deleted).toEqual({ challenges: 1001, sessions: 2500, auditEvents: 1200 });
+    expect(deleted).toEqual({ challenges: 1001, sessions: 2500, auditEvents: 1200, emailCodes: 0, outbox: 0 });
     expect(ranMeanwhile).toBe(true);
     const left = async (table: 'sessions' | 'audit_events' | 'challenges') =>
       Number(

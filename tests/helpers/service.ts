@@ -5,6 +5,8 @@ import pino, { type Logger } from 'pino';
 import { createApp } from '../../server/app.js';
 import { createServer } from '../../server/http/server.js';
 import { closeDeps, openDeps } from '../../server/bootstrap.js';
+import { startEmailDelivery } from '../../server/email/delivery.js';
+import { createMetrics } from '../../server/http/metrics.js';
 import { loadConfig, type Config } from '../../server/config.js';
 import type { Deps } from '../../server/deps.js';
 import { SoftAuthenticator } from './authenticator.js';
@@ -38,7 +40,10 @@ export async function startService(env: Record<string, string> = {}, overrides: 
     },
   };
   const deps = await openDeps(config, options.log ?? pino({ level: config.logLevel }), () => clock.now);
-  const server = createServer(createApp(deps), config.connections).listen(0, '127.0.0.1');
+  const metrics = createMetrics(deps);
+  // Emails go out as in production; the poll is quick so that a retry made due by moving the clock goes soon.
+  const delivery = startEmailDelivery(deps, { pollMs: 50, onResult: metrics.outboxResult });
+  const server = createServer(createApp(deps, metrics), config.connections).listen(0, '127.0.0.1');
   await new Promise((resolve) => server.once('listening', resolve));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 
@@ -62,6 +67,7 @@ export async function startService(env: Record<string, string> = {}, overrides: 
     async close() {
       server.closeAllConnections();
       await new Promise((resolve) => server.close(resolve));
+      await delivery.stop();
       await closeDeps(deps);
       await database?.drop();
     },

@@ -38,13 +38,18 @@ describe('loadConfig defaults', () => {
   });
 
   it('the token issuer defaults to PUBLIC_URL and the audience to the RP ID', () => {
-    const config = loadConfig({ RP_ID: 'example.com', PUBLIC_URL: 'https://login.example.com', ORIGINS: 'https://login.example.com,https://example.com' });
+    const config = loadConfig({
+      RP_ID: 'example.com',
+      SMTP_URL: 'smtp://mail.example.com',
+      PUBLIC_URL: 'https://login.example.com',
+      ORIGINS: 'https://login.example.com,https://example.com',
+    });
     expect(config.tokenIssuer).toBe('https://login.example.com');
     expect(config.tokenAudience).toBe('example.com');
   });
 
   it("adding a site's origin in front of ORIGINS leaves the issuer as it is", () => {
-    const env = { RP_ID: 'example.com', PUBLIC_URL: 'https://auth.example.com', ORIGINS: 'https://auth.example.com' };
+    const env = { RP_ID: 'example.com', SMTP_URL: 'smtp://mail.example.com', PUBLIC_URL: 'https://auth.example.com', ORIGINS: 'https://auth.example.com' };
     const before = loadConfig(env);
     const after = loadConfig({ ...env, ORIGINS: 'https://shop.example.com,https://auth.example.com' });
     expect(after.origins).toEqual(['https://shop.example.com', 'https://auth.example.com']);
@@ -60,18 +65,26 @@ describe('loadConfig defaults', () => {
   });
 
   it("ORIGINS defaults to PUBLIC_URL's origin, and TOKEN_ISSUER still wins over PUBLIC_URL", () => {
-    const config = loadConfig({ RP_ID: 'example.com', PUBLIC_URL: 'https://auth.example.com/passkeys/' });
+    const config = loadConfig({ RP_ID: 'example.com', SMTP_URL: 'smtp://mail.example.com', PUBLIC_URL: 'https://auth.example.com/passkeys/' });
     expect(config.publicUrl).toBe('https://auth.example.com/passkeys');
     expect(config.origins).toEqual(['https://auth.example.com']);
     expect(config.tokenIssuer).toBe('https://auth.example.com/passkeys');
-    expect(loadConfig({ RP_ID: 'example.com', PUBLIC_URL: 'https://auth.example.com/', TOKEN_ISSUER: 'https://issuer.example' }).tokenIssuer).toBe(
-      'https://issuer.example',
+    expect(
+      loadConfig({ RP_ID: 'example.com', SMTP_URL: 'smtp://mail.example.com', PUBLIC_URL: 'https://auth.example.com/', TOKEN_ISSUER: 'https://issuer.example' })
+        .tokenIssuer,
+    ).toBe('https://issuer.example');
+    expect(loadConfig({ RP_ID: 'example.com', SMTP_URL: 'smtp://mail.example.com', PUBLIC_URL: 'https://auth.example.com/' }).publicUrl).toBe(
+      'https://auth.example.com',
     );
-    expect(loadConfig({ RP_ID: 'example.com', PUBLIC_URL: 'https://auth.example.com/' }).publicUrl).toBe('https://auth.example.com');
   });
 
   it('the command that adds a site is accepted as shown', () => {
-    const config = loadConfig({ ORIGINS: 'https://auth.example.com,https://shop.example.com', PUBLIC_URL: 'https://auth.example.com', RP_ID: 'example.com' });
+    const config = loadConfig({
+      ORIGINS: 'https://auth.example.com,https://shop.example.com',
+      PUBLIC_URL: 'https://auth.example.com',
+      RP_ID: 'example.com',
+      SMTP_URL: 'smtp://mail.example.com',
+    });
     expect(config).toMatchObject({
       origins: ['https://auth.example.com', 'https://shop.example.com'],
       tokenIssuer: 'https://auth.example.com',
@@ -82,13 +95,14 @@ describe('loadConfig defaults', () => {
 
 describe('loadConfig parsing', () => {
   it('ORIGINS is split on commas, each origin trimmed and empty entries dropped', () => {
-    const config = loadConfig({ RP_ID: 'example.com', ORIGINS: ' https://example.com , https://app.example.com,, ' });
+    const config = loadConfig({ RP_ID: 'example.com', SMTP_URL: 'smtp://mail.example.com', ORIGINS: ' https://example.com , https://app.example.com,, ' });
     expect(config.origins).toEqual(['https://example.com', 'https://app.example.com']);
   });
 
   it('TOP_ORIGINS is split on commas and trimmed; any site may frame, https or http on localhost', () => {
     const config = loadConfig({
       RP_ID: 'example.com',
+      SMTP_URL: 'smtp://mail.example.com',
       ORIGINS: 'https://login.example.com',
       TOP_ORIGINS: ' https://shop.example.org ,, http://localhost:8080, https://example.com',
     });

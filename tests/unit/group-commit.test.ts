@@ -18,6 +18,7 @@ import { createApp } from '../../server/app.js';
 import { createServer } from '../../server/http/server.js';
 import { loadConfig } from '../../server/config.js';
 import { createAssertionVerifier } from '../../server/ceremonies/assertion.js';
+import { OutboxSignal } from '../../server/outbox.js';
 import { loadServerSecret } from '../../server/secrets.js';
 import { loadSigningKeys } from '../../server/tokens/signing-keys.js';
 import { SoftAuthenticator } from '../helpers/authenticator.js';
@@ -212,6 +213,7 @@ async function serve(database: Db, log = pino({ level: 'silent' })) {
     assertionVerifier: createAssertionVerifier(),
     now,
     log,
+    outbox: new OutboxSignal(),
   };
   const server = createServer(createApp(deps), config.connections).listen(0, '127.0.0.1');
   await new Promise((resolve) => server.once('listening', resolve));
