@@ -62,7 +62,7 @@ export async function resendVerification(deps: Deps, session: SessionClaims, spe
  */
 export async function verifyEmail(deps: Deps, session: SessionClaims, code: string, context: RequestContext) {
   const user = await requireUser(deps.db, session.sub);
-  if (user.email_verified_at) throw alreadyVerified();
+  // A verified account has no live code (proving one uses it, recovery deletes them): any code is invalid_code.
   const row = await checkCode(deps, { userId: user.id }, 'verify', code);
   const old = (await deps.db.selectFrom('sessions').select('credential_id').where('jti', '=', session.jti).executeTakeFirst()) ?? { credential_id: null };
   const minted = await mintSessionToken(

@@ -34,7 +34,16 @@ export interface TestSmtp {
 
 const sixDigitRuns = (text: string) => text.match(/(?<!\d)\d{6}(?!\d)/g) ?? [];
 
-export async function startSmtp(options: { user?: string; pass?: string; starttls?: boolean; port?: number } = {}): Promise<TestSmtp> {
+export interface SmtpOptions {
+  user?: string;
+  pass?: string;
+  starttls?: boolean;
+  port?: number;
+  /** Recipients refused for good (550 no such mailbox). */
+  unknownMailboxes?: string[];
+}
+
+export async function startSmtp(options: SmtpOptions = {}): Promise<TestSmtp> {
   const received: ReceivedEmail[] = [];
   const waiters = new Set<() => void>();
   const state = { refusing: false };
@@ -47,6 +56,10 @@ export async function startSmtp(options: { user?: string; pass?: string; starttl
     onConnect(_session, callback) {
       if (!state.refusing) return callback();
       callback(Object.assign(new Error('Service not available, try later'), { responseCode: 421 }));
+    },
+    onRcptTo(address, _session, callback) {
+      if (!options.unknownMailboxes?.includes(address.address)) return callback();
+      callback(Object.assign(new Error('No such mailbox'), { responseCode: 550 }));
     },
     onAuth(auth, _session, callback) {
       if (auth.username === options.user && auth.password === options.pass) return callback(null, { user: auth.username });
