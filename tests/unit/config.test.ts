@@ -160,6 +160,20 @@ describe('loadConfig parsing', () => {
     expect(loadConfig({ RATE_LIMIT_DISCOVERABLE_PER_IP: '50' }).rateLimits.discoverablePerIp).toBe(50);
   });
 
+  it('SMTP_URL is required for an RP ID other than localhost, unless EMAIL_DELIVERY=log', () => {
+    const site = { RP_ID: 'example.com', PUBLIC_URL: 'https://auth.example.com' };
+    expect(() => loadConfig(site)).toThrow(/^SMTP_URL: required/);
+    expect(loadConfig({ ...site, EMAIL_DELIVERY: 'log' }).email.delivery).toBe('log');
+    expect(loadConfig({ ...site, SMTP_URL: 'smtps://user:secret@mail.example.com' }).email).toMatchObject({
+      delivery: 'smtp',
+      smtpUrl: 'smtps://user:secret@mail.example.com',
+      from: '"Passkey service" <no-reply@example.com>',
+    });
+    // Zero configuration: localhost prints emails in the log.
+    expect(loadConfig({}).email).toMatchObject({ delivery: 'log', smtpUrl: undefined, recovery: true, codeTtlSeconds: 600 });
+    expect(() => loadConfig({ EMAIL_DELIVERY: 'smtp' })).toThrow(/^SMTP_URL: required/);
+  });
+
   it('USER_VERIFICATION=preferred is accepted', () => {
     expect(loadConfig({ USER_VERIFICATION: 'preferred' }).userVerification).toBe('preferred');
   });
@@ -193,6 +207,12 @@ describe('loadConfig refuses invalid input with a ConfigError naming the variabl
     ['a USER_VERIFICATION other than required or preferred', { USER_VERIFICATION: 'discouraged' }, 'USER_VERIFICATION'],
     ['a SQLITE_SYNCHRONOUS other than FULL or NORMAL', { SQLITE_SYNCHRONOUS: 'OFF' }, 'SQLITE_SYNCHRONOUS'],
     ['a RATE_LIMIT_ENABLED that is not a boolean', { RATE_LIMIT_ENABLED: 'maybe' }, 'RATE_LIMIT_ENABLED'],
+    ['an SMTP_URL of another scheme', { SMTP_URL: 'http://mail.example.com' }, 'SMTP_URL'],
+    ['an SMTP_URL that is not a URL', { SMTP_URL: 'mail.example.com:587' }, 'SMTP_URL'],
+    ['an EMAIL_DELIVERY other than smtp or log', { EMAIL_DELIVERY: 'console' }, 'EMAIL_DELIVERY'],
+    ['an EMAIL_CODE_TTL_SECONDS under a minute', { EMAIL_CODE_TTL_SECONDS: '30' }, 'EMAIL_CODE_TTL_SECONDS'],
+    ['an EMAIL_RECOVERY that is not a boolean', { EMAIL_RECOVERY: 'sometimes' }, 'EMAIL_RECOVERY'],
+    ['an EMAIL_FROM without an address', { EMAIL_FROM: 'Example Shop' }, 'EMAIL_FROM'],
     ['an API key shorter than 16 characters', { API_KEYS: 'short-key' }, 'API_KEYS'],
     ['one short API key among long ones', { API_KEYS: 'a-long-enough-api-key-1,tiny' }, 'API_KEYS'],
     ['a TRUST_PROXY that is no address', { TRUST_PROXY: 'yes' }, 'TRUST_PROXY'],
