@@ -1,9 +1,10 @@
 // Browser tests: a real Chromium (the system's, see tests/e2e/env.ts) with its
 // virtual WebAuthn authenticator, against services this run starts itself with
 // fresh in-memory databases (the second asks for a passkey proof at most 3 seconds
-// old), and a site on two other origins that embeds the form.
+// old), a site on two other origins that embeds the form, and a mail server the
+// services send to and the tests read (tests/e2e/mail-server.ts).
 import { defineConfig } from '@playwright/test';
-import { chromiumPath, embedHostOrigin, serviceUrl, strictServiceUrl } from './tests/e2e/env.js';
+import { chromiumPath, embedHostOrigin, inboxUrl, serviceUrl, smtpPort, strictServiceUrl } from './tests/e2e/env.js';
 
 const service = (url: string, env: Record<string, string> = {}) => ({
   command: 'npx tsx server/main.ts',
@@ -21,6 +22,7 @@ const service = (url: string, env: Record<string, string> = {}) => ({
     RATE_LIMIT_CEREMONY_PER_IP: '10000',
     RATE_LIMIT_ACCOUNT_PER_IP: '10000',
     REDIS_URL: '',
+    SMTP_URL: `smtp://127.0.0.1:${smtpPort}`,
     ...env,
   },
 });
@@ -54,7 +56,14 @@ export default defineConfig({
       ],
     },
   },
+  // Started in this order, each once the one before is ready: the mail server first, so
+  // that no email a service sends meets a closed port (it would wait for a retry).
   webServer: [
+    {
+      command: 'npx tsx tests/e2e/mail-server.ts',
+      url: `${inboxUrl}/messages`,
+      reuseExistingServer: false,
+    },
     service(serviceUrl),
     service(strictServiceUrl, { REAUTH_MAX_AGE_SECONDS: '3' }),
     {

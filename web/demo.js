@@ -24,11 +24,18 @@ document.addEventListener('alpine:init', () => {
 
   const focusById = (id) => document.getElementById(id)?.focus();
 
+  // This page offers recovery, which the shared message (also the embeddable form's) cannot name.
+  const accountExistsWithRecovery = 'An account with this email already exists. Choose Sign in, or “Lost your passkey?” if you no longer have its passkey.';
+
   Alpine.data('demo', () => ({
     supported: browserSupportsWebAuthn(),
     unsupportedMessage: unsupportedBrowser.message,
     email: '',
     emailInvalid: false,
+    code: '', // a code from an email: the verification's or the recovery's, never both on screen
+    codeInvalid: false,
+    features: { recovery: false, emailsInLog: false }, // until GET /v1/features says otherwise
+    recovery: null, // signed out, getting back in by email: { email, recoveryId, challenge }
     busy: false,
     status: { tone: 'info', text: '' },
     session: null, // { token, expiresAt, claims }
@@ -53,6 +60,13 @@ document.addEventListener('alpine:init', () => {
             await this.signedIn(await finish(), 'You are signed in.');
           }),
       });
+      // Without an answer the page offers no recovery: the rest works all the same.
+      api.features().then(
+        (features) => {
+          this.features = features;
+        },
+        () => {},
+      );
       if (!this.supported) return;
       setInterval(() => this.tick(), 15_000);
       this.startAutofill();
@@ -78,8 +92,13 @@ document.addEventListener('alpine:init', () => {
     fail(error, ceremony) {
       const problem = describeError(error, ceremony);
       if (!problem) return;
-      if (problem.code === 'session_expired') this.endSession('error', problem.message);
-      else this.say('error', problem.message);
+      if (problem.code === 'session_expired') return this.endSession('error', problem.message);
+      if (problem.code === 'invalid_code') this.codeInvalid = true;
+      if (problem.code === 'recovery_disabled') {
+        this.features.recovery = false;
+        this.recovery = null;
+      }
+      this.say('error', problem.code === 'account_exists' && this.features.recovery ? accountExistsWithRecovery : problem.message);
     },
 
     // Runs one thing a person asked for; clicks while it runs do nothing.
@@ -103,13 +122,24 @@ document.addEventListener('alpine:init', () => {
       this.startAutofill();
     },
 
-    validEmail() {
-      this.emailInvalid = this.email === '' || !this.$refs.email.validity.valid;
+    // `input`: the Email field being used, the sign-in form's or the recovery's (both show `email`).
+    validEmail(input = this.$refs.email) {
+      this.emailInvalid = this.email === '' || !input.validity.valid;
       if (this.emailInvalid) {
         this.say('error', invalidEmail.message);
-        this.$refs.email.focus();
+        input.focus();
       }
       return !this.emailInvalid;
+    },
+
+    // The code as the service reads it (spaces and dashes dropped), or null after saying what is wrong.
+    validCode(inputId) {
+      const code = this.code.replace(/[\s-]/g, '');
+      this.codeInvalid = !/^\d{6}$/.test(code);
+      if (!this.codeInvalid) return code;
+      this.say('error', 'Enter the 6-digit code from the email.');
+      focusById(inputId);
+      return null;
     },
 
     // Enter in the Email field submits with the first button, Sign up.
@@ -150,7 +180,7 @@ document.addEventListener('alpine:init', () => {
     },
 
     endSession(tone, message) {
-      Object.assign(this, { session: null, profile: null, passkeys: [], sessions: [], renaming: null, deleting: null });
+      Object.assign(this, { session: null, profile: null, passkeys: [], sessions: [], renaming: null, deleting: null, code: '', codeInvalid: false });
       this.say(tone, message);
       this.$nextTick(() => focusById('signed-out-title'));
       this.startAutofill();
@@ -172,6 +202,89 @@ document.addEventListener('alpine:init', () => {
       } else {
         this.endSession('success', 'You are signed out.');
       }
+    },
+
+    // Proving the email ends this session and answers its successor, whose token says
+    // email_verified: the page moves to it.
+    verifyEmail() {
+      const code = this.validCode('verify-code');
+      if (!code) return;
+      return this.run(undefined, async () => {
+        const { token, expiresAt } = await api.verifyEmail(this.session.token, code).catch((error) => this.reloadIfVerified(error));
+        this.session = { token, expiresAt, claims: decodeTokenClaims(token) };
+        [this.profile, this.sessions] = await Promise.all([api.profile(token), api.sessions(token)]);
+        this.code = '';
+        this.say('success', 'Your email is verified.');
+        this.$nextTick(() => focusById('account-title'));
+      });
+    },
+
+    sendVerificationCode() {
+      return this.run(undefined, async () => {
+        await api.sendVerificationCode(this.session.token).catch((error) => this.reloadIfVerified(error));
+        this.code = '';
+        this.codeInvalid = false;
+        this.say('success', `We sent a new code to ${this.profile.email}. Codes in earlier emails no longer work.`);
+        focusById('verify-code');
+      });
+    },
+
+    // Verified meanwhile (in another tab): the profile says so, and the code form goes away.
+    async reloadIfVerified(error) {
+      if (error?.code === 'already_verified') this.profile = await api.profile(this.session.token);
+      throw error;
+    },
+
+    // Getting back in without a passkey: a code sent to the account's email, then a new
+    // passkey on this device, which signs the person in.
+    openRecovery() {
+      Object.assign(this, { recovery: { email: '', recoveryId: null, challenge: null }, code: '', codeInvalid: false, emailInvalid: false });
+      this.dismiss();
+      this.$nextTick(() => focusById('recovery-email'));
+    },
+
+    closeRecovery() {
+      this.recovery = null;
+      this.dismiss();
+      this.$nextTick(() => focusById('signed-out-title'));
+      this.startAutofill();
+    },
+
+    sendRecoveryCode() {
+      if (!this.validEmail(document.getElementById('recovery-email'))) return;
+      return this.requestRecoveryCode(this.email, 'Check your email for the code.');
+    },
+
+    resendRecoveryCode() {
+      return this.requestRecoveryCode(this.recovery.email, 'A new code is on its way. Codes in earlier emails no longer work.');
+    },
+
+    requestRecoveryCode(email, message) {
+      return this.run(undefined, async () => {
+        const { recoveryId } = await api.startRecovery(email);
+        Object.assign(this, { recovery: { email, recoveryId, challenge: null }, code: '', codeInvalid: false });
+        this.say('success', message);
+        this.$nextTick(() => focusById('recovery-code'));
+      });
+    },
+
+    // A proven code is used up: the challenge it bought is kept, so a passkey prompt that
+    // was cancelled is offered again by Continue. A challenge the service refused is
+    // dropped, and Continue then asks about the code again (which says to send a new one).
+    continueRecovery() {
+      const code = this.validCode('recovery-code');
+      if (!code) return;
+      return this.ceremony('registration', async () => {
+        const recovery = this.recovery;
+        recovery.challenge ??= await api.proveRecovery(recovery.recoveryId, code);
+        this.say('info', ceremonyPrompts.registration);
+        const finished = await api.finishRecovery(recovery.challenge).catch((error) => {
+          if (error instanceof ServiceError) recovery.challenge = null;
+          throw error;
+        });
+        Object.assign(this, { recovery: null, code: '' });
+        await this.signedIn(finished, 'Welcome back! Your new passkey is saved and you are signed in.');
+      });
     },
 
     // Adding or deleting a passkey needs a recent passkey proof. When the service asks
@@ -295,6 +408,14 @@ document.addEventListener('alpine:init', () => {
     sessionMeta(item) {
       const from = item.ip ? ` from ${item.ip}` : '';
       return `Since ${this.formatDate(item.createdAt)}${from}`;
+    },
+
+    get emailStatus() {
+      return this.profile.emailVerified ? 'Email verified' : 'Email not verified';
+    },
+
+    get emailBadge() {
+      return this.profile.emailVerified ? 'badge badge-synced' : 'badge badge-unsynced';
     },
 
     get deletingName() {

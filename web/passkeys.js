@@ -81,6 +81,21 @@ function createPasskeyClient(baseUrl) {
     endSession: (token, id) => call('DELETE', `v1/sessions/${id}`, { token }),
     endOtherSessions: (token) => call('DELETE', 'v1/sessions', { token }),
     signOut: (token) => call('DELETE', 'v1/sessions/current', { token }),
+    /** What the service offers: { recovery, emailsInLog }. */
+    features: () => call('GET', 'v1/features'),
+    /** A new code to the account's email; the previous one stops working. */
+    sendVerificationCode: (token) => call('POST', 'v1/email-verification', { token, body: {} }),
+    /** Proves the email; resolves to { userId, token, expiresAt }, a session that replaces the caller's. */
+    verifyEmail: (token, code) => call('PUT', 'v1/email-verification', { token, body: { code } }),
+    /** Emails a code if an account uses `email` (the answer is the same either way); resolves to { recoveryId }. */
+    startRecovery: (email) => call('POST', 'v1/recovery', { body: { email } }),
+    /** Uses the code up; resolves to { challengeId, options }, the challenge for the account's new passkey. */
+    proveRecovery: (recoveryId, code) => call('PUT', 'v1/recovery', { body: { recoveryId, code } }),
+    /** Creates the new passkey and signs in; resolves to { userId, token, expiresAt, credential }. */
+    async finishRecovery({ challengeId, options }) {
+      const registration = await startRegistration({ optionsJSON: options });
+      return call('PUT', 'v1/challenges', { body: { challengeId, registration } });
+    },
   };
 }
 
@@ -116,7 +131,17 @@ const serviceMessages = {
   not_found: "That passkey doesn't exist any more.",
   reauthentication_required: 'To change your passkeys, confirm it is you with one of them first.',
   rate_limited: 'Too many attempts. Wait a minute, then try again.',
+  invalid_code: 'That code is wrong or has expired. Check the latest email, or send a new code.',
+  already_verified: 'Your email is verified already.',
+  recovery_disabled: "This service doesn't offer getting back in by email. Sign in with a passkey you still have.",
 };
+
+/** "42 seconds", "1 minute", "59 minutes": a wait that a 429's Retry-After names, rounded up to minutes past one. */
+function waitText(seconds) {
+  if (seconds < 60) return seconds === 1 ? '1 second' : `${seconds} seconds`;
+  const minutes = Math.ceil(seconds / 60);
+  return minutes === 1 ? '1 minute' : `${minutes} minutes`;
+}
 
 /**
  * What to tell a person about a failure, as { code, message }; null when there is
@@ -128,7 +153,7 @@ function describeError(error, ceremony) {
     const code = error.code === 'unauthorized' ? 'session_expired' : error.code;
     const waitFor = error.code === 'rate_limited' ? error.retryAfter : undefined;
     const message = waitFor
-      ? `Too many attempts. Try again in ${waitFor === 1 ? '1 second' : `${waitFor} seconds`}.`
+      ? `Too many attempts. Try again in ${waitText(waitFor)}.`
       : (serviceMessages[error.code] ??
         (error.status >= 500 ? 'Something went wrong on our side. Try again in a moment.' : `The service refused this request: ${error.message}`));
     return { code, message };

@@ -8,6 +8,8 @@ export const newEmail = (who: string) => `${who}-${randomUUID().slice(0, 8)}@exa
 
 export class DemoPage {
   readonly email: Locator;
+  /** The Code field of an emailed code: to verify the email, or to get back in. */
+  readonly code: Locator;
   readonly status: Locator;
   readonly signedIn: Locator;
   readonly signedOut: Locator;
@@ -16,6 +18,7 @@ export class DemoPage {
 
   constructor(readonly page: Page) {
     this.email = page.getByLabel('Email', { exact: true });
+    this.code = page.getByLabel('Code', { exact: true });
     this.status = page.getByRole('status');
     this.signedIn = page.getByRole('heading', { name: "You're signed in" });
     this.signedOut = page.getByRole('heading', { name: 'Sign in without a password' });

@@ -283,7 +283,7 @@ test("signing up with an existing account's email says so", async ({ page, brows
   await demo.email.fill(email);
   await demo.button('Sign up').click();
 
-  await expect(demo.status).toHaveText('An account with this email already exists. Choose Sign in instead.');
+  await expect(demo.status).toHaveText('An account with this email already exists. Choose Sign in, or “Lost your passkey?” if you no longer have its passkey.');
   await expect(demo.signedOut).toBeVisible();
   await demo.signIn(email);
 });

@@ -21,6 +21,8 @@ export interface VirtualAuthenticator {
   /** false: the authenticator never answers, as when a security key is not plugged in. */
   setPresent(present: boolean): Promise<void>;
   credentials(): Promise<{ credentialId: string; signCount: number }[]>;
+  /** Takes it away, passkeys and all, as when a device is lost. */
+  remove(): Promise<void>;
 }
 
 /** What went wrong in the page; the test fails if anything is left here at its end. */
@@ -46,6 +48,8 @@ interface Fixtures {
   authenticator: VirtualAuthenticator;
   /** Adds a USB security key (device-bound passkeys) beside the platform authenticator. */
   plugInSecurityKey: () => Promise<VirtualAuthenticator>;
+  /** Adds another platform authenticator, empty: a new device's, for a person who lost the old one (remove it first). */
+  addPlatformAuthenticator: () => Promise<VirtualAuthenticator>;
 }
 
 const ctap2 = { protocol: 'ctap2', ctap2Version: 'ctap2_1', hasResidentKey: true, hasUserVerification: true, isUserVerified: true } as const;
@@ -58,6 +62,7 @@ async function addAuthenticator(cdp: CDPSession, options: typeof platform | type
     setUserVerified: async (isUserVerified) => void (await cdp.send('WebAuthn.setUserVerified', { authenticatorId, isUserVerified })),
     setPresent: async (enabled) => void (await cdp.send('WebAuthn.setAutomaticPresenceSimulation', { authenticatorId, enabled })),
     credentials: async () => (await cdp.send('WebAuthn.getCredentials', { authenticatorId })).credentials,
+    remove: async () => void (await cdp.send('WebAuthn.removeVirtualAuthenticator', { authenticatorId })),
   };
 }
 
@@ -102,4 +107,6 @@ export const test = base.extend<Fixtures>({
   authenticator: [async ({ cdp }, use) => use(await addAuthenticator(cdp, platform)), { auto: true }],
 
   plugInSecurityKey: async ({ cdp }, use) => use(() => addAuthenticator(cdp, usbKey)),
+
+  addPlatformAuthenticator: async ({ cdp }, use) => use(() => addAuthenticator(cdp, platform)),
 });
