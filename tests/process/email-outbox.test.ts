@@ -182,6 +182,24 @@ describe('codes and the log', () => {
     expect((await verifyEmail(service, token, code!)).status).toBe(200);
     expect(smtp.received).toEqual([]);
   });
+
+  it('at LOG_LEVEL=warn, which shows the start-up line, the emails are printed too (the row says sent: the log is their only copy)', async () => {
+    const service = await start({ LOG_LEVEL: 'warn' });
+    expect(service.output()).toContain("emails are printed in the service's log");
+    await signUp(service, 'gina@example.com');
+    await until('the row marked sent', () => outboxRows(database)[0]?.status === 'sent');
+    // Written before the row was marked; the pipe may take a moment to bring it here.
+    const line = await until(
+      'the email in the log',
+      () =>
+        service
+          .output()
+          .split('\n')
+          .find((l) => l.includes('"to":"gina@example.com"')),
+      5_000,
+    );
+    expect(JSON.parse(line).email.text).toMatch(/(?<!\d)\d{6}(?!\d)/);
+  });
 });
 
 describe('start-up without SMTP_URL on a public RP ID', () => {
