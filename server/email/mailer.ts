@@ -28,8 +28,10 @@ const permanent = (error: unknown) => {
 export function createMailer(config: EmailConfig, log: Logger): Mailer {
   if (config.delivery === 'log' || !config.smtpUrl) {
     return {
+      // At warn, as the start-up line that promises emails in the log: where it shows, they
+      // do (the row is marked sent and its payload erased, so the log is the only copy).
       async send(email) {
-        log.info({ email: { to: email.to, subject: email.subject, text: email.text } }, 'email not sent (EMAIL_DELIVERY=log): printed here instead');
+        log.warn({ email: { to: email.to, subject: email.subject, text: email.text } }, 'email not sent (EMAIL_DELIVERY=log): printed here instead');
       },
       close() {},
     };
