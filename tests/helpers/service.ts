@@ -101,13 +101,15 @@ export async function signIn(service: TestService, authenticator: SoftAuthentica
 
 /**
  * Row counts of every table that holds state, to show a rejected request wrote
- * nothing. The audit trail is left out on purpose: it records failures too.
+ * nothing: no email code and no email queued in the outbox either. The audit trail
+ * is left out on purpose: it records failures too.
  */
-type Table = 'users' | 'credentials' | 'challenges' | 'sessions' | 'signing_keys' | 'server_secrets';
+const stateTables = ['users', 'credentials', 'challenges', 'sessions', 'signing_keys', 'server_secrets', 'email_codes', 'outbox'] as const;
+type Table = (typeof stateTables)[number];
 
 export async function tableCounts(deps: Deps): Promise<Record<Table, number>> {
   const counts = {} as Record<Table, number>;
-  for (const table of ['users', 'credentials', 'challenges', 'sessions', 'signing_keys', 'server_secrets'] as const) {
+  for (const table of stateTables) {
     const row = await deps.db
       .selectFrom(table)
       .select((eb) => eb.fn.countAll<number>().as('n'))

@@ -6,7 +6,7 @@ import { anyJson, anyString, headerText, tokenEdit } from './arbitraries.js';
 import { bodyEndpoints, outcomeForBody } from './endpoints.js';
 import { editToken, type TokenEdit } from './mutations.js';
 import { expectOutcome, isSameToken, rejected, startsChallenge, type Outcome } from './oracles.js';
-import { ALICE, JSON_TYPE, RUN_TIMEOUT, useWorld, type World } from './world.js';
+import { ALICE, JSON_TYPE, RUN_TIMEOUT, useWorld, wrongCode, type World } from './world.js';
 
 describe('fuzz: Authorization headers and tokens', () => {
   const world = useWorld();
@@ -14,8 +14,9 @@ describe('fuzz: Authorization headers and tokens', () => {
   interface SessionEndpoint {
     method: string;
     path(world: World): string;
-    body?: string;
+    body?(world: World): string;
     accepted(world: World): Outcome; // with alice's live token
+    anonymous?: Outcome; // without an Authorization header, if not 401
   }
   const sessionEndpoints: SessionEndpoint[] = [
     { method: 'GET', path: () => '/v1/me', accepted: () => ({ status: 200, check: (r) => expect(r.body.email).toBe(ALICE) }) },
@@ -24,13 +25,32 @@ describe('fuzz: Authorization headers and tokens', () => {
     {
       method: 'PATCH',
       path: (w) => `/v1/credentials/${w.credentialId}`,
-      body: JSON.stringify({ name: 'Renamed by fuzz' }),
+      body: () => JSON.stringify({ name: 'Renamed by fuzz' }),
       accepted: (w) => ({ status: 200, change: { credential: { id: w.credentialId, name: 'Renamed by fuzz' } } }),
     },
     { method: 'DELETE', path: (w) => `/v1/credentials/${w.credentialId}`, accepted: () => rejected(409, 'last_credential') },
     { method: 'DELETE', path: () => `/v1/credentials/${'ab'.repeat(32)}`, accepted: () => rejected(404, 'not_found') },
     { method: 'DELETE', path: () => '/v1/sessions/current', accepted: () => ({ status: 204, change: { revoked: 1 } }) },
-    { method: 'POST', path: () => '/v1/challenges', body: '{}', accepted: () => ({ status: 200, change: startsChallenge }) },
+    {
+      method: 'POST',
+      path: () => '/v1/challenges',
+      body: () => '{}',
+      accepted: () => ({ status: 200, change: startsChallenge }),
+      anonymous: rejected(400, 'invalid_request'), // no token: a sign-up, which needs an email
+    },
+    // Alice's email is not proven: a new code (and its email), or a wrong code that spends one try of hers.
+    {
+      method: 'POST',
+      path: () => '/v1/email-verification',
+      body: () => '{}', // not read; a POST without one is refused first (fetch sends Content-Length: 0, no type: 415)
+      accepted: () => ({ status: 202, change: { rows: { outbox: 1 }, codesIssued: [{ purpose: 'verify', email: ALICE }] } }),
+    },
+    {
+      method: 'PUT',
+      path: () => '/v1/email-verification',
+      body: (w) => JSON.stringify({ code: wrongCode(w.pending.verification.code) }),
+      accepted: (w) => rejected(400, 'invalid_code', { codeTried: w.pending.verification.id }),
+    },
   ];
 
   // RFC 6750: "Bearer" (any case), a space, a b64token. fetch and Node strip outer whitespace.
@@ -58,10 +78,11 @@ describe('fuzz: Authorization headers and tokens', () => {
         const outcome =
           token !== undefined && isSameToken(w.token, token)
             ? endpoint.accepted(w)
-            : header === undefined && endpoint.method === 'POST'
-              ? rejected(400, 'invalid_request') // no token: a sign-up, which needs an email
+            : header === undefined && endpoint.anonymous
+              ? endpoint.anonymous
               : rejected(401, 'unauthorized');
-        const reply = await expectOutcome(w, { method: endpoint.method, path: endpoint.path(w), body: endpoint.body, headers }, outcome);
+        const request = { method: endpoint.method, path: endpoint.path(w), body: endpoint.body?.(w), headers };
+        const reply = await expectOutcome(w, request, outcome);
         if (endpoint.path(w) === '/v1/sessions/current' && reply.status === 204) {
           // That was the live token: sign in again for the runs that follow.
           const again = await signIn(w.service, w.alice, ALICE);

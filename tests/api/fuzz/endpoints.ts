@@ -3,11 +3,30 @@
 import { randomUUID } from 'node:crypto';
 import fc from 'fast-check';
 import { expect } from 'vitest';
-import type { z } from 'zod';
+import { z } from 'zod';
 import * as schemas from '../../../server/http/schemas.js';
 import { apiKey } from '../../helpers/service.js';
-import { isSameToken, rejected, startsChallenge, type Outcome, type Request } from './oracles.js';
-import { ALICE, BODY_LIMIT, JSON_TYPE, type World } from './world.js';
+import { isSameToken, rejected, startsChallenge, type Change, type Outcome, type Request } from './oracles.js';
+import { ALICE, BODY_LIMIT, JSON_TYPE, wrongCode, type World } from './world.js';
+
+const NOBODY = 'nobody@example.com'; // an email without an account
+
+/** A new code and one email: what asking for a verification code or a recovery writes. */
+const codeSent = (purpose: 'verify' | 'recover', email: string): Change => ({ rows: { outbox: 1 }, codesIssued: [{ purpose, email }] });
+
+/**
+ * A well-formed guess of a live code the world knows: surely wrong in a template, and a
+ * mutation that makes another 6-digit string is wrong too, but for a one-in-a-million
+ * chance: that draw is skipped (fc.pre), as proving the code is no rejection to check here.
+ */
+function guess(code: string, live: string, codeId: string): Outcome {
+  fc.pre(code !== live);
+  return rejected(400, 'invalid_code', { codeTried: codeId });
+}
+
+/** Recovery starts and proofs: 404 recovery_disabled once the body is valid, when the service has recovery off. */
+const unlessRecoveryOff = (world: World, outcome: () => Outcome): Outcome =>
+  world.service.deps.config.email.recovery ? outcome() : rejected(404, 'recovery_disabled');
 
 export interface BodyEndpoint {
   name: string;
@@ -92,6 +111,89 @@ const bodyEndpointList: BodyEndpoint[] = [
     schema: schemas.RenameCredential,
     template: () => ({ name: 'Laptop' }),
     accepted: (world, body) => ({ status: 200, change: { credential: { id: world.credentialId, name: body.name } } }),
+  },
+  {
+    // The body is not read: any JSON body will do.
+    name: 'ask for a verification code',
+    method: 'POST',
+    path: () => '/v1/email-verification',
+    headers: (world) => ({ authorization: `Bearer ${world.token}` }),
+    schema: z.unknown(),
+    template: () => ({}),
+    accepted: () => ({ status: 202, change: codeSent('verify', ALICE), check: (reply) => expect(reply.body, reply.what).toEqual({}) }),
+  },
+  {
+    name: 'ask for a verification code (email proven)',
+    method: 'POST',
+    path: () => '/v1/email-verification',
+    headers: (world) => ({ authorization: `Bearer ${world.verifiedToken}` }),
+    schema: z.unknown(),
+    template: () => ({}),
+    accepted: () => rejected(409, 'already_verified'),
+  },
+  {
+    name: 'prove the email',
+    method: 'PUT',
+    path: () => '/v1/email-verification',
+    headers: (world) => ({ authorization: `Bearer ${world.token}` }),
+    schema: schemas.ProveEmail,
+    template: (world) => ({ code: wrongCode(world.pending.verification.code) }),
+    accepted: (world, body) => guess(body.code, world.pending.verification.code, world.pending.verification.id),
+  },
+  {
+    name: 'prove the email (email proven)',
+    method: 'PUT',
+    path: () => '/v1/email-verification',
+    headers: (world) => ({ authorization: `Bearer ${world.verifiedToken}` }),
+    schema: schemas.ProveEmail,
+    template: () => ({ code: '123456' }),
+    accepted: () => rejected(409, 'already_verified'), // before any code is looked at: no try spent
+  },
+  {
+    name: 'start recovery',
+    method: 'POST',
+    path: () => '/v1/recovery',
+    headers: () => ({}),
+    schema: schemas.StartRecovery,
+    template: () => ({ email: ALICE }),
+    // The same answer and the same writes for every email, with an account or not (no user enumeration).
+    accepted: (world, body) =>
+      unlessRecoveryOff(world, () => ({
+        status: 202,
+        change: codeSent('recover', body.email),
+        check: (reply) => expect(reply.body, reply.what).toEqual({ recoveryId: expect.stringMatching(/^[0-9a-f-]{36}$/) }),
+      })),
+  },
+  {
+    name: 'start recovery (no account)',
+    method: 'POST',
+    path: () => '/v1/recovery',
+    headers: () => ({}),
+    schema: schemas.StartRecovery,
+    template: () => ({ email: NOBODY }),
+    accepted: (world, body) => bodyEndpoints['start recovery']!.accepted(world, body),
+  },
+  {
+    name: 'prove recovery',
+    method: 'PUT',
+    path: () => '/v1/recovery',
+    headers: () => ({}),
+    schema: schemas.ProveRecovery,
+    template: (world) => ({ recoveryId: world.pending.recovery.id, code: wrongCode(world.pending.recovery.code) }),
+    accepted: (world, body) =>
+      unlessRecoveryOff(world, () => {
+        const { id, code } = world.pending.recovery;
+        return body.recoveryId === id ? guess(body.code, code, id) : rejected(400, 'invalid_code');
+      }),
+  },
+  {
+    name: 'prove recovery (unknown recoveryId)',
+    method: 'PUT',
+    path: () => '/v1/recovery',
+    headers: () => ({}),
+    schema: schemas.ProveRecovery,
+    template: () => ({ recoveryId: randomUUID(), code: '123456' }),
+    accepted: (world, body) => bodyEndpoints['prove recovery']!.accepted(world, body),
   },
 ];
 

@@ -3,21 +3,28 @@
 // - never a 5xx;
 // - every 4xx is application/problem+json with a string `code`;
 // - a rejected request leaves the database as it was: the row counts of every table
-//   (tableCounts), the counter / last_used_at / name of every existing credential, and
-//   how many sessions are revoked. The one write a rejected *finish* makes by design,
-//   using up the live challenge it presented, is asserted exactly;
+//   (tableCounts: no email code issued, no email queued in the outbox), the counter /
+//   last_used_at / name of every existing credential, how many sessions are revoked,
+//   every email code (its tries included) and when every user's email was proven. The
+//   writes a rejection makes by design are asserted exactly: a rejected *finish* uses up
+//   the live challenge it presented, and a well-formed but wrong code spends one try of
+//   the live code it was checked against (email_codes.attempts + 1: a code dies after
+//   five; codeTried) and changes nothing else;
 // - a 2xx only where the contract allows one: a well-formed start, a rename, a valid
-//   token, and, for a mutated WebAuthn response, only when the mutation left everything
+//   token, a new code asked for (a verification code, a recovery: one code, one email
+//   queued), and, for a mutated WebAuthn response, only when the mutation left everything
 //   that is signed or checked as it was (clientExtensionResults, authenticatorAttachment,
 //   ...). Such harmless mutations must be accepted; every other one must be a 4xx.
 // On a failure fast-check prints the seed and the shrunk counterexample.
 import { base64url } from 'jose';
 import { isoUint8Array } from '@simplewebauthn/server/helpers';
 import { afterAll, expect } from 'vitest';
+import type { EmailCodePurpose } from '../../../server/db/schema.js';
+import { emailKey, maxCodeAttempts } from '../../../server/email/codes.js';
 import { tableCounts } from '../../helpers/service.js';
 import { bytesOf } from './bytes.js';
 import { leniencies } from './verdicts.js';
-import type { World } from './world.js';
+import { settle, type World } from './world.js';
 
 // Each spec file loads this module afresh, so the tally is that file's.
 let requestsThrown = 0;
@@ -74,10 +81,19 @@ interface CredentialSnapshot {
   lastUsedAt: string | null;
   name: string;
 }
+interface CodeSnapshot {
+  purpose: string;
+  emailKey: string;
+  userId: string | null;
+  attempts: number;
+  expiresAt: string;
+}
 export interface DbState {
   counts: Counts;
   credentials: Record<string, CredentialSnapshot>;
   revoked: number;
+  codes: Record<string, CodeSnapshot>; // every email code, by id
+  emailVerifiedAt: Record<string, string | null>; // every user's, by id
 }
 
 export async function dbState(world: World): Promise<DbState> {
@@ -88,17 +104,30 @@ export async function dbState(world: World): Promise<DbState> {
     .select((eb) => eb.fn.countAll<number>().as('n'))
     .where('revoked_at', 'is not', null)
     .executeTakeFirstOrThrow();
+  const codes = await db.selectFrom('email_codes').select(['id', 'purpose', 'email_key', 'user_id', 'attempts', 'expires_at']).execute();
+  const users = await db.selectFrom('users').select(['id', 'email_verified_at']).execute();
   return {
     counts: await tableCounts(world.service.deps),
     credentials: Object.fromEntries(rows.map((row) => [row.id, { counter: Number(row.counter), lastUsedAt: row.last_used_at, name: row.name }])),
     revoked: Number(revoked.n),
+    codes: Object.fromEntries(
+      codes.map((row) => [
+        row.id,
+        { purpose: row.purpose, emailKey: row.email_key, userId: row.user_id, attempts: Number(row.attempts), expiresAt: row.expires_at },
+      ]),
+    ),
+    emailVerifiedAt: Object.fromEntries(users.map((user) => [user.id, user.email_verified_at])),
   };
 }
 
 export interface Change {
-  rows?: Partial<Counts>;
+  rows?: Partial<Omit<Counts, 'email_codes'>>; // email_codes follows from codeTried and codesIssued
   credential?: { id: string } & Partial<CredentialSnapshot>;
   revoked?: number;
+  /** The code (by id) a well-formed guess was checked against: one try spent, if it had one left and was live. */
+  codeTried?: string;
+  /** A new code for each (purpose, email), untried, in place of the pair's previous one. */
+  codesIssued?: { purpose: EmailCodePurpose; email: string }[];
 }
 export const nothing: Change = {};
 export const challengeUsedUp: Change = { rows: { challenges: -1 } };
@@ -108,6 +137,7 @@ export async function expectDb(world: World, before: DbState, change: Change, wh
   const after = await dbState(world);
   const counts = { ...before.counts };
   for (const [table, delta] of Object.entries(change.rows ?? {})) counts[table as keyof Counts] += delta;
+  counts.email_codes = after.counts.email_codes; // held to by expectCodes, row by row
   expect(after.counts, `row counts after ${what}`).toEqual(counts);
   const credentials = structuredClone(before.credentials);
   if (change.credential) {
@@ -117,6 +147,36 @@ export async function expectDb(world: World, before: DbState, change: Change, wh
   const existing = Object.fromEntries(Object.keys(before.credentials).map((id) => [id, after.credentials[id]]));
   expect(existing, `existing credentials after ${what}`).toEqual(credentials);
   expect(after.revoked, `revoked sessions after ${what}`).toBe(before.revoked + (change.revoked ?? 0));
+  expect(pick(after.emailVerifiedAt, before.emailVerifiedAt), `email_verified_at after ${what}`).toEqual(before.emailVerifiedAt);
+  expectCodes(world, before, after, change, what);
+}
+
+const pick = <T>(record: Record<string, T>, keys: Record<string, unknown>) => Object.fromEntries(Object.keys(keys).map((key) => [key, record[key]]));
+
+/**
+ * The email codes after a request: every earlier code as it was (or gone, if a new code of
+ * its purpose and email replaced it), but for the one try a guess spent (codeTried), and
+ * exactly one new, untried code for each of codesIssued.
+ */
+function expectCodes(world: World, before: DbState, after: DbState, change: Change, what: string): void {
+  const { serverSecret, now } = world.service.deps;
+  const issued = (change.codesIssued ?? []).map(({ purpose, email }) => ({ purpose, emailKey: emailKey(serverSecret, email), attempts: 0 }));
+  const codes = structuredClone(before.codes);
+  const tried = change.codeTried === undefined ? undefined : codes[change.codeTried];
+  if (tried && tried.attempts < maxCodeAttempts && tried.expiresAt > now().toISOString()) tried.attempts += 1;
+  for (const [id, code] of Object.entries(codes)) {
+    if (issued.some((fresh) => fresh.purpose === code.purpose && fresh.emailKey === code.emailKey)) delete codes[id];
+  }
+  // toEqual takes a member that is undefined (a code gone) for one that is absent.
+  expect(pick(after.codes, before.codes), `earlier email codes after ${what}`).toEqual(codes);
+  const order = (code: { purpose: string; emailKey: string }) => `${code.purpose} ${code.emailKey}`;
+  const fresh = Object.entries(after.codes)
+    .filter(([id]) => !(id in before.codes))
+    .map(([, { purpose, emailKey, attempts }]) => ({ purpose, emailKey, attempts }));
+  expect(
+    fresh.sort((a, b) => order(a).localeCompare(order(b))),
+    `new email codes after ${what}`,
+  ).toEqual(issued.sort((a, b) => order(a).localeCompare(order(b))));
 }
 
 /** What the contract says a request gets: a status (or any 4xx), maybe a code, and its effect. */
@@ -132,15 +192,19 @@ const matches = (outcome: Outcome, status: number) => (outcome.status === '4xx' 
 /** Sends `request` and checks its reply and its effect on the database against `expected`
  * (one outcome, or several that are all acceptable: the reply's status picks one). */
 export async function expectOutcome(world: World, request: Request, expected: Outcome | Outcome[]): Promise<Reply> {
-  const before = await dbState(world);
-  const reply = await send(world, request);
-  const outcomes = [expected].flat();
-  const outcome = outcomes.find((candidate) => matches(candidate, reply.status));
-  expect(outcome, `${reply.what}: expected ${outcomes.map((o) => o.status).join(' or ')}`).toBeDefined();
-  if (outcome!.code) expect(reply.body.code, reply.what).toBe(outcome!.code);
-  outcome!.check?.(reply);
-  await expectDb(world, before, outcome!.change ?? nothing, reply.what);
-  return reply;
+  try {
+    const before = await dbState(world);
+    const reply = await send(world, request);
+    const outcomes = [expected].flat();
+    const outcome = outcomes.find((candidate) => matches(candidate, reply.status));
+    expect(outcome, `${reply.what}: expected ${outcomes.map((o) => o.status).join(' or ')}`).toBeDefined();
+    if (outcome!.code) expect(reply.body.code, reply.what).toBe(outcome!.code);
+    outcome!.check?.(reply);
+    await expectDb(world, before, outcome!.change ?? nothing, reply.what);
+    return reply;
+  } finally {
+    await settle(world);
+  }
 }
 
 export const rejected = (status: number | '4xx', code?: string, change: Change = nothing): Outcome => ({ status, code, change });

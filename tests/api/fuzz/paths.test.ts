@@ -26,6 +26,9 @@ describe('fuzz: random paths and methods', () => {
     '/v1/credentials/00ff',
     '/v1/events',
     '/v1/sessions/current',
+    '/v1/email-verification',
+    '/v1/recovery',
+    '/v1/features',
   ];
   const segment = fc.oneof(
     anyString(12),

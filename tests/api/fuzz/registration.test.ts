@@ -19,16 +19,17 @@ describe('fuzz: mutated registration responses for a live challenge', () => {
   /**
    * Starts a registration (a sign-up, or a passkey for alice), lets a fresh authenticator
    * answer it, mutates the answer, sends it, and checks the result: invalid shape -> 400 and
-   * the challenge is untouched; still passing every check -> 201 and the passkey (for a sign-up
-   * also the account and its session) is written; anything else -> 400 registration_failed and
-   * only the challenge is used up.
+   * the challenge is untouched; still passing every check -> 201, the passkey (for a sign-up
+   * also the account, its session and its verification code) is written and an email is
+   * queued; anything else -> 400 registration_failed and only the challenge is used up.
    */
   async function registerMutated(options: AuthenticatorOptions, addToAlice: boolean, mutate: (body: any) => any): Promise<Outcome | Outcome[]> {
     const w = world();
     accounts += 1;
+    const email = `fuzz-${accounts}@example.com`;
     const start = addToAlice
       ? await send(w, { method: 'POST', path: '/v1/challenges', body: '{}', headers: { ...JSON_TYPE, authorization: `Bearer ${w.token}` } })
-      : await send(w, { method: 'POST', path: '/v1/challenges', body: JSON.stringify({ email: `fuzz-${accounts}@example.com` }), headers: JSON_TYPE });
+      : await send(w, { method: 'POST', path: '/v1/challenges', body: JSON.stringify({ email }), headers: JSON_TYPE });
     expect(start.status, start.what).toBe(200);
     const original = { challengeId: start.body.challengeId, registration: await new SoftAuthenticator(options).createCredential(start.body.options) };
     const body = mutate(original);
@@ -38,9 +39,14 @@ describe('fuzz: mutated registration responses for a live challenge', () => {
     else if (parsed.data.challengeId !== original.challengeId) outcome = rejected(400, 'unknown_challenge');
     else {
       const verdict = registrationVerdict(w, parsed.data.registration as RegistrationResponseJSON, start.body.options.challenge);
-      // A sign-up creates the account and signs it in; adding a passkey keeps alice's session.
-      const rows = addToAlice ? { credentials: 1, challenges: -1 } : { users: 1, credentials: 1, sessions: 1, challenges: -1 };
-      const accepted: Outcome = { status: 201, change: { rows } };
+      // A sign-up creates the account, signs it in and emails a verification code; adding a
+      // passkey keeps alice's session and tells her email about it.
+      const accepted: Outcome = {
+        status: 201,
+        change: addToAlice
+          ? { rows: { credentials: 1, challenges: -1, outbox: 1 } }
+          : { rows: { users: 1, credentials: 1, sessions: 1, challenges: -1, outbox: 1 }, codesIssued: [{ purpose: 'verify', email }] },
+      };
       const refused = rejected(400, 'registration_failed', challengeUsedUp);
       outcome = outcomesFor(verdict, accepted, refused);
     }
