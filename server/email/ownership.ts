@@ -62,7 +62,8 @@ export async function resendVerification(deps: Deps, session: SessionClaims, spe
  */
 export async function verifyEmail(deps: Deps, session: SessionClaims, code: string, context: RequestContext) {
   const user = await requireUser(deps.db, session.sub);
-  // A verified account has no live code (proving one uses it, recovery deletes them): any code is invalid_code.
+  // Once proven, there is nothing left to prove: any code is invalid_code (a used one, most likely).
+  if (user.email_verified_at) throw invalidCode('the email is verified already');
   const row = await checkCode(deps, { userId: user.id }, 'verify', code);
   const old = (await deps.db.selectFrom('sessions').select('credential_id').where('jti', '=', session.jti).executeTakeFirst()) ?? { credential_id: null };
   const minted = await mintSessionToken(

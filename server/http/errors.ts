@@ -101,9 +101,13 @@ export const noStore: RequestHandler = (_req, res, next) => {
   next();
 };
 
-/** POST, PUT and PATCH bodies must be JSON; a request without a body counts as `{}`. */
+/**
+ * POST, PUT and PATCH bodies must be JSON; a request without a body counts as `{}`.
+ * An empty body without a type (`Content-Length: 0`, as fetch sends a POST without one) is no body.
+ */
 export const requireJson: RequestHandler = (req, _res, next) => {
-  if (req.is('application/json') === false) {
+  const empty = req.headers['content-length'] === '0' && req.headers['transfer-encoding'] === undefined && req.headers['content-type'] === undefined;
+  if (!empty && req.is('application/json') === false) {
     throw new AppError('unsupported_media_type', 'Send the body as application/json');
   }
   next();

@@ -147,7 +147,8 @@ const bodyEndpointList: BodyEndpoint[] = [
     headers: (world) => ({ authorization: `Bearer ${world.verifiedToken}` }),
     schema: schemas.ProveEmail,
     template: () => ({ code: '123456' }),
-    accepted: () => rejected(409, 'already_verified'), // before any code is looked at: no try spent
+    // A proven email has no live code (proving it used the code up): any code is wrong, and no try is spent.
+    accepted: () => rejected(400, 'invalid_code'),
   },
   {
     name: 'start recovery',
