@@ -53,6 +53,7 @@ export async function seedFiller(databaseUrl: string, count: number): Promise<vo
           user_handle: randomBytes(16).toString('base64url'),
           created_at: createdAt,
           email_verified_at: null,
+          external_id: null,
         });
         credentials.push({
           id: randomBytes(32).toString('hex'),

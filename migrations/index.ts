@@ -11,6 +11,7 @@ import * as m0006 from './0006_create_audit_events.js';
 import * as m0007 from './0007_add_session_credential.js';
 import * as m0008 from './0008_session_auth_time.js';
 import * as m0009 from './0009_email_ownership.js';
+import * as m0010 from './0010_admin.js';
 
 export const migrations: Record<string, Migration> = {
   '0001_create_users': m0001,
@@ -22,4 +23,5 @@ export const migrations: Record<string, Migration> = {
   '0007_add_session_credential': m0007,
   '0008_session_auth_time': m0008,
   '0009_email_ownership': m0009,
+  '0010_admin': m0010,
 };

@@ -23,6 +23,8 @@ export interface Config {
   tokenIssuer: string;
   tokenAudience: string;
   apiKeys: string[];
+  /** Keys of the admin API (/v1/admin); they may introspect too. */
+  adminApiKeys: string[];
   userVerification: UserVerification;
   logLevel: string;
   bodyLimit: string;
@@ -65,6 +67,7 @@ export interface RateLimitConfig {
   discoverablePerIp: number;
   /** Emails one address may be sent on request (recovery, a new verification code), per hour. */
   emailsPerAddressPerHour: number;
+  adminPerIp: number;
 }
 
 /** What one client may hold of the HTTP server (server/http/server.ts). */
@@ -139,6 +142,15 @@ function redisUrl(raw: string | undefined): string | undefined {
   if (!value) return undefined;
   if (!/^rediss?:\/\/\S+$/.test(value)) throw new ConfigError('REDIS_URL', 'expected a redis:// or rediss:// URL');
   return value;
+}
+
+// Secrets that open an API: comma-separated, each long enough not to be guessed.
+function keys(env: Record<string, string | undefined>, name: string): string[] {
+  const values = list(env[name]);
+  for (const key of values) {
+    if (key.length < 16) throw new ConfigError(name, 'every key must be at least 16 characters long');
+  }
+  return values;
 }
 
 export const isPostgresUrl = (url: string) => /^postgres(ql)?:\/\//.test(url);
@@ -302,9 +314,10 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   if (origins.length === 0) origins.push(new URL(ownUrl).origin);
   for (const origin of origins) checkOrigin(origin, rpId);
 
-  const apiKeys = list(env.API_KEYS);
-  for (const key of apiKeys) {
-    if (key.length < 16) throw new ConfigError('API_KEYS', 'every key must be at least 16 characters long');
+  const apiKeys = keys(env, 'API_KEYS');
+  const adminApiKeys = keys(env, 'ADMIN_API_KEYS');
+  if (adminApiKeys.some((key) => apiKeys.includes(key))) {
+    throw new ConfigError('ADMIN_API_KEYS', 'a key may not be both an introspection key (API_KEYS) and an admin key');
   }
 
   return {
@@ -323,6 +336,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     tokenIssuer: env.TOKEN_ISSUER?.trim() || ownUrl,
     tokenAudience: env.TOKEN_AUDIENCE?.trim() || rpId,
     apiKeys,
+    adminApiKeys,
     userVerification: oneOf(env, 'USER_VERIFICATION', ['required', 'preferred'] as const, 'required'),
     logLevel: oneOf(env, 'LOG_LEVEL', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const, 'info'),
     bodyLimit: '64kb',
@@ -340,6 +354,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       accountPerIp: integer(env, 'RATE_LIMIT_ACCOUNT_PER_IP', 300, 1, 1_000_000),
       discoverablePerIp: integer(env, 'RATE_LIMIT_DISCOVERABLE_PER_IP', 600, 1, 1_000_000),
       emailsPerAddressPerHour: integer(env, 'RATE_LIMIT_EMAILS_PER_ADDRESS', 5, 1, 1000),
+      adminPerIp: integer(env, 'RATE_LIMIT_ADMIN_PER_IP', 600, 1, 1_000_000),
     },
     metricsToken: env.METRICS_TOKEN?.trim() || undefined,
     metricsListener: metricsListener(env, port),

@@ -14,6 +14,8 @@ const ok = (description: string, schema: object) => ({ description, ...content(s
 const problem = (description: string) => ({ description, ...content(ref('Problem'), 'application/problem+json') });
 const requestBody = (schema: z.ZodType) => ({ required: true, ...content(json(schema)) });
 const bearer = [{ bearer: [] }];
+const admin = [{ adminKey: [] }];
+const userIdParameter = { name: 'id', in: 'path', required: true, schema: { type: 'string', format: 'uuid' } };
 // A file for browsers: revalidated with its ETag (304 when unchanged).
 const page = (summary: string, type: string) => ({
   summary,
@@ -73,6 +75,19 @@ const schemas = {
       current: { type: 'boolean', description: 'whether this is the session of the token that asked' },
     },
   },
+  User: {
+    type: 'object',
+    required: ['id', 'email', 'emailVerified', 'displayName', 'externalId', 'createdAt', 'credentialCount'],
+    properties: {
+      id: { type: 'string', format: 'uuid' },
+      email: { type: 'string' },
+      emailVerified: { type: 'boolean' },
+      displayName: { type: 'string' },
+      externalId: { type: ['string', 'null'], description: "the site's own id for the user; tokens carry it as external_id" },
+      createdAt: { type: 'string', format: 'date-time' },
+      credentialCount: { type: 'integer' },
+    },
+  },
   CreationOptions: {
     type: 'object',
     description: 'PublicKeyCredentialCreationOptionsJSON, as @simplewebauthn/browser startRegistration({ optionsJSON }) takes it',
@@ -121,19 +136,20 @@ export function openApiDocument(config: Pick<Config, 'rpName' | 'publicUrl'>) {
       schemas,
       securitySchemes: {
         bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' },
-        apiKey: { type: 'apiKey', in: 'header', name: 'X-API-Key' },
+        apiKey: { type: 'apiKey', in: 'header', name: 'X-API-Key', description: 'a key of API_KEYS or ADMIN_API_KEYS' },
+        adminKey: { type: 'apiKey', in: 'header', name: 'X-API-Key', description: 'a key of ADMIN_API_KEYS' },
       },
     },
     paths: withCommonResponses({
       '/v1/challenges': {
         post: {
           summary:
-            'Start registration: sign up by email, or add a passkey to the signed-in account (bearer token whose passkey proof is at most REAUTH_MAX_AGE_SECONDS old)',
+            'Start registration: sign up by email, add a passkey to the signed-in account (bearer token whose passkey proof is at most REAUTH_MAX_AGE_SECONDS old), or enrol with a ticket from the admin API ({ ticket }, no sign-in)',
           security: [{}, ...bearer],
           requestBody: requestBody(body.StartRegistration),
           responses: {
             200: ok('Creation options', started('CreationOptions')),
-            400: problem('invalid_request'),
+            400: problem('invalid_request, or invalid_ticket (a used, expired or unknown enrolment ticket)'),
             401: problem('unauthorized (a bearer token was sent and is not valid)'),
             403: problem('reauthentication_required: sign in again, then retry with the new token'),
             409: problem('account_exists'),
@@ -141,7 +157,7 @@ export function openApiDocument(config: Pick<Config, 'rpName' | 'publicUrl'>) {
         },
         put: {
           summary:
-            'Finish registration; a sign-up signs the new user in. Adding a passkey needs the bearer token that started it, still live and recent, and answers with that same token (no new session)',
+            'Finish registration; a sign-up, a recovery or an enrolment signs the person in. Adding a passkey needs the bearer token that started it, still live and recent, and answers with that same token (no new session)',
           security: [{}, ...bearer],
           requestBody: requestBody(body.FinishRegistration),
           responses: {
@@ -231,6 +247,127 @@ export function openApiDocument(config: Pick<Config, 'rpName' | 'publicUrl'>) {
           },
         },
       },
+      '/v1/admin/users': {
+        post: {
+          summary: 'Create a user (no passkey yet: mint an enrolment ticket next); emailVerified: true when the backend vouches for the email',
+          security: admin,
+          requestBody: requestBody(body.CreateUser),
+          responses: {
+            201: ok('The user', ref('User')),
+            400: problem('invalid_request'),
+            401: problem('unauthorized: no admin key'),
+            409: problem('account_exists or external_id_exists'),
+          },
+        },
+        get: {
+          summary: 'Users, newest first, by email or externalId if given; pass `next` back as `cursor`',
+          security: admin,
+          parameters: [
+            { name: 'email', in: 'query', schema: { type: 'string' } },
+            { name: 'externalId', in: 'query', schema: { type: 'string' } },
+            { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 100, default: 50 } },
+            { name: 'cursor', in: 'query', schema: { type: 'string' } },
+          ],
+          responses: {
+            200: ok('A page of users', {
+              type: 'object',
+              required: ['users', 'next'],
+              properties: { users: { type: 'array', items: ref('User') }, next: { type: ['string', 'null'] } },
+            }),
+            400: problem('invalid_request'),
+            401: problem('unauthorized'),
+          },
+        },
+      },
+      '/v1/admin/users/{id}': {
+        parameters: [userIdParameter],
+        get: { summary: 'One user', security: admin, responses: { 200: ok('The user', ref('User')), 401: problem('unauthorized'), 404: problem('not_found') } },
+        patch: {
+          summary: 'Change the display name, externalId (null removes it) or emailVerified',
+          security: admin,
+          requestBody: requestBody(body.UpdateUser),
+          responses: {
+            200: ok('The user', ref('User')),
+            400: problem('invalid_request'),
+            401: problem('unauthorized'),
+            404: problem('not_found'),
+            409: problem('external_id_exists'),
+          },
+        },
+        delete: {
+          summary: 'Delete the user and every row about them (passkeys, sessions, challenges, codes, tickets, their audit trail); their tokens fail at once',
+          security: admin,
+          responses: { 204: { description: 'Deleted' }, 401: problem('unauthorized'), 404: problem('not_found') },
+        },
+      },
+      '/v1/admin/users/{id}/credentials': {
+        parameters: [userIdParameter],
+        get: {
+          summary: "The user's passkeys",
+          security: admin,
+          responses: {
+            200: ok('Passkeys', { type: 'object', required: ['credentials'], properties: { credentials: { type: 'array', items: ref('Credential') } } }),
+            401: problem('unauthorized'),
+            404: problem('not_found'),
+          },
+        },
+      },
+      '/v1/admin/users/{id}/credentials/{credentialId}': {
+        parameters: [userIdParameter, { name: 'credentialId', in: 'path', required: true, schema: { type: 'string', pattern: '^[0-9a-f]+$' } }],
+        delete: {
+          summary: 'Remove a passkey (the last one too); the sessions it opened end',
+          security: admin,
+          responses: { 204: { description: 'Removed' }, 400: problem('invalid_request'), 401: problem('unauthorized'), 404: problem('not_found') },
+        },
+      },
+      '/v1/admin/users/{id}/sessions': {
+        parameters: [userIdParameter],
+        delete: {
+          summary: "End every session of the user: their tokens fail /v1/me and introspection at once",
+          security: admin,
+          responses: { 204: { description: 'Ended' }, 401: problem('unauthorized'), 404: problem('not_found') },
+        },
+      },
+      '/v1/admin/users/{id}/enrollments': {
+        parameters: [userIdParameter],
+        post: {
+          summary:
+            'A single-use enrolment ticket: a browser adds a passkey to the user with POST /v1/challenges { ticket } and PUT /v1/challenges, and is signed in',
+          security: admin,
+          requestBody: requestBody(body.CreateEnrollment),
+          responses: {
+            201: ok('The ticket (shown once) and when it expires', {
+              type: 'object',
+              required: ['ticket', 'expiresAt'],
+              properties: { ticket: { type: 'string' }, expiresAt: { type: 'string', format: 'date-time' } },
+            }),
+            400: problem('invalid_request'),
+            401: problem('unauthorized'),
+            404: problem('not_found'),
+          },
+        },
+      },
+      '/v1/admin/events': {
+        get: {
+          summary: "Every user's audit events, newest first; `actor` names the admin key that acted",
+          security: admin,
+          parameters: [
+            { name: 'userId', in: 'query', schema: { type: 'string', format: 'uuid' } },
+            { name: 'type', in: 'query', schema: { type: 'string' } },
+            { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 100, default: 50 } },
+            { name: 'before', in: 'query', schema: { type: 'string' } },
+          ],
+          responses: {
+            200: ok('A page of events', {
+              type: 'object',
+              required: ['events', 'next'],
+              properties: { events: { type: 'array', items: { type: 'object' } }, next: { type: ['string', 'null'] } },
+            }),
+            400: problem('invalid_request'),
+            401: problem('unauthorized'),
+          },
+        },
+      },
       '/v1/tokens/introspect': {
         post: {
           summary: 'RFC 7662 style token introspection, for backends',
@@ -245,6 +382,7 @@ export function openApiDocument(config: Pick<Config, 'rpName' | 'publicUrl'>) {
                 sub: { type: 'string' },
                 email: { type: 'string' },
                 email_verified: { type: 'boolean', description: 'whether the email had been proven when the token was minted' },
+                external_id: { type: 'string', description: "the site's own id for the user, when it set one" },
                 auth_time: { type: 'integer', description: 'when the person last proved a passkey in this session (seconds since the epoch)' },
                 exp: { type: 'integer' },
                 iat: { type: 'integer' },

@@ -81,7 +81,7 @@ class SignInFailed extends AppError {
   }
 }
 
-type PasskeyWithUser = CredentialsTable & Pick<UsersTable, 'email' | 'user_handle' | 'email_verified_at'>;
+type PasskeyWithUser = CredentialsTable & Pick<UsersTable, 'email' | 'user_handle' | 'email_verified_at' | 'external_id'>;
 
 /** The passkey a failure is recorded against; `signed`: the assertion verified, so not just anyone failed. */
 interface FailedPasskey {

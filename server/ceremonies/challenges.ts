@@ -1,7 +1,7 @@
 // Challenges are database rows, so any instance can finish a ceremony another started.
 // Invariants: a challenge is bound to its kind and, where known, to its account (a sign-in
 // by email: to that email; adding a passkey: to the account and the session that started it;
-// a recovery: to the account whose email was proven);
+// a recovery or an enrolment ticket: to the account it was granted for);
 // it expires after CHALLENGE_TTL_SECONDS; the first finish that presents it uses it up
 // (DELETE ... RETURNING) before anything else is done, whether that finish then succeeds or
 // fails. A finish gets it as a typed value (TakenChallenge) or its ceremony's error.
@@ -56,9 +56,13 @@ export interface AddPasskeyChallenge {
   sessionJti: string | null;
 }
 
-/** A new passkey for an account whose email was just proven by a recovery code: it signs the person in. */
-export interface RecoveryChallenge {
-  kind: 'recovery';
+/**
+ * A new passkey for an existing account that no session asked for: granted by a recovery
+ * code (the email was just proven) or an enrolment ticket (from the admin API). It signs
+ * the person in.
+ */
+export interface GrantedChallenge {
+  kind: 'recovery' | 'enrolment';
   challenge: string;
   userId: string;
 }
@@ -72,7 +76,7 @@ export interface SignInChallenge {
 }
 
 export type TakenChallenge<K extends ChallengeKind = ChallengeKind> = K extends 'registration'
-  ? SignUpChallenge | AddPasskeyChallenge | RecoveryChallenge
+  ? SignUpChallenge | AddPasskeyChallenge | GrantedChallenge
   : SignInChallenge;
 
 /** Why a challenge cannot finish a ceremony. */
@@ -99,7 +103,9 @@ export async function takeChallenge<K extends ChallengeKind>(
 
 function toTaken(row: ChallengesTable): TakenChallenge {
   if (row.kind === 'authentication') return { kind: 'sign-in', challenge: row.challenge, email: row.email, userId: row.user_id };
-  if (row.user_id !== null && row.via === 'recovery') return { kind: 'recovery', challenge: row.challenge, userId: row.user_id };
+  if (row.user_id !== null && row.via !== null) {
+    return { kind: row.via === 'recovery' ? 'recovery' : 'enrolment', challenge: row.challenge, userId: row.user_id };
+  }
   if (row.user_id !== null) return { kind: 'add-passkey', challenge: row.challenge, userId: row.user_id, sessionJti: row.session_jti };
   // A sign-up row always carries its email and user handle (startSignUp writes both).
   const email = row.email!;

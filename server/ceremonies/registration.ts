@@ -32,7 +32,7 @@ import { holdLiveSession, insertSession } from '../db/sessions.js';
 import { accountExists, findUserByEmail, findUserById, insertUser, lockUser, requireUser } from '../db/users.js';
 import type { CredentialsTable, Db, UsersTable } from '../db/schema.js';
 import { AppError } from '../errors.js';
-import { mintSessionToken, requireRecentAuth, verifySessionToken, type SessionClaims } from '../tokens/session-tokens.js';
+import { mintSessionToken, requireRecentAuth, verifySessionToken, type SessionClaims, type TokenSubject } from '../tokens/session-tokens.js';
 import { queuePasskeyAdded, queueVerification } from '../email/ownership.js';
 import { nameForAaguid } from './authenticator-names.js';
 import { saveChallenge, takeChallenge, type ChallengeProblem, type SignUpChallenge, type TakenChallenge } from './challenges.js';
@@ -196,6 +196,7 @@ const newAccount = (challenge: SignUpChallenge, id: string, createdAt: string): 
   user_handle: challenge.userHandle,
   created_at: createdAt,
   email_verified_at: null,
+  external_id: null,
 });
 
 /** The challenge of a registration, or 410 challenge_expired / 400 unknown_challenge. */
@@ -212,7 +213,7 @@ const registrationChallengeRejected = (problem: ChallengeProblem, reason: string
 async function sessionFor(
   deps: Deps,
   challenge: TakenChallenge<'registration'>,
-  account: { id: string; email: string; emailVerified: boolean },
+  account: TokenSubject,
   credentialId: string,
   bearer: string | undefined,
   context: RequestContext,
@@ -227,11 +228,11 @@ async function sessionFor(
 
 /** The account a registration ends in: the new one of a sign-up, else the existing one (read before the transaction). */
 async function accountFor(deps: Deps, challenge: TakenChallenge<'registration'>) {
-  if (challenge.kind === 'sign-up') return { id: randomUUID(), email: challenge.email, emailVerified: false };
+  if (challenge.kind === 'sign-up') return { id: randomUUID(), email: challenge.email, emailVerified: false, externalId: null };
   const user = await findUserById(deps.db, challenge.userId);
   // Deleted while the ceremony ran: nothing to add the passkey to.
   if (!user) throw new AppError('unknown_challenge', 'Unknown or used challenge: start again', { reason: 'the account was deleted' });
-  return { id: user.id, email: user.email, emailVerified: user.email_verified_at !== null };
+  return { id: user.id, email: user.email, emailVerified: user.email_verified_at !== null, externalId: user.external_id };
 }
 
 /** Checked and held in the transaction that adds the passkey: a sign-out or a deletion in between stops it. */
@@ -276,7 +277,7 @@ export async function finishRegistration(
       if (challenge.kind === 'recovery') await insertAuditEvent(trx, { ...event, type: 'account.recovered' });
       await insertAuditEvent(trx, { ...event, type: 'passkey.created', detail: credential.name });
       if (challenge.kind === 'sign-up') await queueVerification(trx, deps, { id: userId, email: account.email });
-      else await queuePasskeyAdded(trx, deps, account.email, context, challenge.kind === 'recovery');
+      else await queuePasskeyAdded(trx, deps, account.email, context, challenge.kind);
     })
     .catch(async (error: unknown) => {
       // Two requests racing on one email or credential id: the loser sees the constraint.

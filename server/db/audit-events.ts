@@ -4,8 +4,8 @@ import { prepare, type EveryColumn } from './prepared.js';
 import { lockUser } from './users.js';
 import type { AuditEventsTable, Db } from './schema.js';
 
-export type NewAuditEvent = Omit<AuditEventsTable, 'id' | 'credential_id' | 'detail' | 'ip'> &
-  Partial<Pick<AuditEventsTable, 'credential_id' | 'detail' | 'ip'>>;
+export type NewAuditEvent = Omit<AuditEventsTable, 'id' | 'credential_id' | 'detail' | 'ip' | 'actor'> &
+  Partial<Pick<AuditEventsTable, 'credential_id' | 'detail' | 'ip' | 'actor'>>;
 
 /** What every event a request records shares: whose account, from which address, when. */
 export type AuditEnvelope = Pick<NewAuditEvent, 'user_id' | 'ip' | 'created_at'>;
@@ -33,6 +33,7 @@ const insert = prepare((db, e: AuditEventsTable) =>
     credential_id: e.credential_id,
     detail: e.detail,
     ip: e.ip,
+    actor: e.actor,
     created_at: e.created_at,
   } satisfies EveryColumn<AuditEventsTable>),
 );
@@ -43,7 +44,7 @@ const insert = prepare((db, e: AuditEventsTable) =>
 // IP address: whatever else a request carries there is not the trail's to store.
 export async function insertAuditEvent(db: Db, event: NewAuditEvent): Promise<void> {
   const ip = event.ip && isIP(event.ip) !== 0 ? event.ip : null;
-  await insert(db, { id: uuidv7(), credential_id: null, ...event, ip, detail: clean(event.detail) });
+  await insert(db, { id: uuidv7(), credential_id: null, actor: null, ...event, ip, detail: clean(event.detail) });
 }
 
 /** At most this many unsigned `sign_in.failed` per account in any hour reach the trail. */
@@ -81,7 +82,14 @@ export interface EventPosition {
 
 /** The account's events, newest first, from just before `before`. */
 export function listAuditEventsByUser(db: Db, userId: string, limit: number, before?: EventPosition) {
-  let query = db.selectFrom('audit_events').selectAll().where('user_id', '=', userId);
+  return listAuditEvents(db, { userId }, limit, before);
+}
+
+/** Events of every account (or of `userId`, of `type`), newest first, from just before `before`. */
+export function listAuditEvents(db: Db, filter: { userId?: string | undefined; type?: string | undefined }, limit: number, before?: EventPosition) {
+  let query = db.selectFrom('audit_events').selectAll();
+  if (filter.userId !== undefined) query = query.where('user_id', '=', filter.userId);
+  if (filter.type !== undefined) query = query.where('type', '=', filter.type as AuditEventsTable['type']);
   if (before) {
     query = query.where((eb) => eb.or([eb('created_at', '<', before.at), eb.and([eb('created_at', '=', before.at), eb('id', '<', before.id)])]));
   }

@@ -11,7 +11,7 @@ const credentialWithUser = prepare((db, { id }: { id: string }) =>
     .selectFrom('credentials')
     .innerJoin('users', 'users.id', 'credentials.user_id')
     .selectAll('credentials')
-    .select(['users.email', 'users.user_handle', 'users.email_verified_at'])
+    .select(['users.email', 'users.user_handle', 'users.email_verified_at', 'users.external_id'])
     .where('credentials.id', '=', id),
 );
 

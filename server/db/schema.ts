@@ -8,7 +8,8 @@ export interface UsersTable {
   display_name: string;
   user_handle: string; // base64url WebAuthn user.id: random, never the email
   created_at: string;
-  email_verified_at: string | null; // when a code sent to the email came back; null: never proven
+  email_verified_at: string | null; // when a code sent to the email came back (or a backend vouched); null: never proven
+  external_id: string | null; // the site's own id for this user (admin API), unique
 }
 
 export interface CredentialsTable {
@@ -36,7 +37,7 @@ export interface ChallengesTable {
   display_name: string | null;
   user_handle: string | null; // sign-up only: the new account's user handle
   session_jti: string | null; // adding a passkey: the session that started it
-  via: 'recovery' | null; // a registration for an existing account granted by a proof, not a session
+  via: 'recovery' | 'ticket' | null; // a registration for an existing account granted by a proof or a ticket, not a session
   expires_at: string;
   created_at: string;
 }
@@ -78,7 +79,21 @@ export type AuditEventType =
   | 'session.revoked'
   | 'email.verified'
   | 'account.recovered' // a passkey added by email recovery
-  | 'account.reclaimed'; // recovery of an unproven email removed every passkey and session first
+  | 'account.reclaimed' // recovery of an unproven email removed every passkey and session first
+  | 'user.created' // by the admin API
+  | 'user.updated'
+  | 'user.deleted' // the one event kept of a deleted user
+  | 'sessions.revoked' // every session of the user, by the admin API
+  | 'enrollment.created';
+
+/** A single-use ticket with which a browser adds a passkey to a user without signing in. */
+export interface EnrollmentTicketsTable {
+  ticket_hash: string; // SHA-256 of the ticket (256 random bits): the ticket itself is never stored
+  user_id: string;
+  created_by: string; // the admin key's fingerprint
+  expires_at: string;
+  created_at: string;
+}
 
 export type EmailCodePurpose = 'verify' | 'recover';
 
@@ -118,6 +133,7 @@ export interface AuditEventsTable {
   credential_id: string | null;
   detail: string | null;
   ip: string | null;
+  actor: string | null; // who acted when it was not the account holder: 'admin:<key fingerprint>'
   created_at: string;
 }
 
@@ -131,6 +147,7 @@ export interface Database {
   audit_events: AuditEventsTable;
   email_codes: EmailCodesTable;
   outbox: OutboxTable;
+  enrollment_tickets: EnrollmentTicketsTable;
 }
 
 export type Db = Kysely<Database>;

@@ -16,7 +16,7 @@ async function inBatches(deleteBatch: () => Promise<bigint>): Promise<number> {
 }
 
 /**
- * Deletes rows that can no longer matter: expired challenges, sessions and email codes,
+ * Deletes rows that can no longer matter: expired challenges, sessions, email codes and enrolment tickets,
  * old audit events, and outbox rows settled (sent or failed) before `outboxBefore`.
  */
 export async function deleteExpired(db: Db, now: string, auditBefore: string, outboxBefore: string) {
@@ -37,9 +37,13 @@ export async function deleteExpired(db: Db, now: string, auditBefore: string, ou
     const expired = db.selectFrom('email_codes').select('id').where('expires_at', '<=', now).limit(batchSize);
     return (await db.deleteFrom('email_codes').where('id', 'in', expired).executeTakeFirst()).numDeletedRows;
   });
+  const enrollmentTickets = await inBatches(async () => {
+    const expired = db.selectFrom('enrollment_tickets').select('ticket_hash').where('expires_at', '<=', now).limit(batchSize);
+    return (await db.deleteFrom('enrollment_tickets').where('ticket_hash', 'in', expired).executeTakeFirst()).numDeletedRows;
+  });
   const outbox = await inBatches(async () => {
     const settled = db.selectFrom('outbox').select('id').where('done_at', '<', outboxBefore).limit(batchSize);
     return (await db.deleteFrom('outbox').where('id', 'in', settled).executeTakeFirst()).numDeletedRows;
   });
-  return { challenges, sessions, auditEvents, emailCodes, outbox };
+  return { challenges, sessions, auditEvents, emailCodes, enrollmentTickets, outbox };
 }

@@ -20,12 +20,12 @@ export function findUserByEmail(db: Db, email: string) {
 }
 
 /** A new account's row; its email is unproven unless said otherwise. */
-export type NewUser = Omit<UsersTable, 'email_verified_at'> & Partial<Pick<UsersTable, 'email_verified_at'>>;
+export type NewUser = Omit<UsersTable, 'email_verified_at' | 'external_id'> & Partial<Pick<UsersTable, 'email_verified_at' | 'external_id'>>;
 
 export async function insertUser(db: Db, user: NewUser): Promise<void> {
   await db
     .insertInto('users')
-    .values({ email_verified_at: null, ...user })
+    .values({ email_verified_at: null, external_id: null, ...user })
     .execute();
 }
 

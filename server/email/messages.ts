@@ -71,8 +71,17 @@ export function noAccountEmail(to: string, site: string): Email {
   });
 }
 
-export function passkeyAddedEmail(to: string, site: string, added: { at: Date; ip: string | null; byRecovery: boolean }): Email {
-  const how = added.byRecovery ? 'by email recovery (with a code sent to this address)' : 'while signed in';
+/** How a passkey came to be added: the registration's kind. */
+export type PasskeyAddedHow = 'add-passkey' | 'recovery' | 'enrolment';
+
+const hows: Record<PasskeyAddedHow, string> = {
+  'add-passkey': 'while signed in',
+  recovery: 'by email recovery (with a code sent to this address)',
+  enrolment: 'with an enrolment link from the site',
+};
+
+export function passkeyAddedEmail(to: string, site: string, added: { at: Date; ip: string | null; how: PasskeyAddedHow }): Email {
+  const how = hows[added.how];
   return render(to, site, {
     subject: `A passkey was added to your ${site} account`,
     paragraphs: [

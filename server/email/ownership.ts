@@ -25,7 +25,7 @@ import { creationOptions, type StartedCeremony } from '../ceremonies/registratio
 import { mintSessionToken, type SessionClaims } from '../tokens/session-tokens.js';
 import { checkCode, consumeCode, invalidCode, issueCode } from './codes.js';
 import type { Email } from './mailer.js';
-import { noAccountEmail, passkeyAddedEmail, recoveryEmail, verificationEmail } from './messages.js';
+import { noAccountEmail, passkeyAddedEmail, recoveryEmail, verificationEmail, type PasskeyAddedHow } from './messages.js';
 
 type EmailDeps = Pick<Deps, 'config' | 'serverSecret' | 'now'>;
 
@@ -41,8 +41,8 @@ export async function queueVerification(trx: Db, deps: EmailDeps, user: Pick<Use
 }
 
 /** Tells the account's email that a passkey was added, in the caller's transaction. */
-export async function queuePasskeyAdded(trx: Db, deps: EmailDeps, email: string, context: RequestContext, byRecovery: boolean): Promise<void> {
-  await queueEmail(trx, deps, passkeyAddedEmail(email, deps.config.rpName, { at: deps.now(), ip: context.ip ?? null, byRecovery }));
+export async function queuePasskeyAdded(trx: Db, deps: EmailDeps, email: string, context: RequestContext, how: PasskeyAddedHow): Promise<void> {
+  await queueEmail(trx, deps, passkeyAddedEmail(email, deps.config.rpName, { at: deps.now(), ip: context.ip ?? null, how }));
 }
 
 const alreadyVerified = () => new AppError('already_verified', 'This email address is verified already');

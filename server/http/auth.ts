@@ -23,14 +23,24 @@ export async function requireSession(deps: Deps, req: Request): Promise<SessionC
 
 const sha256 = (value: string) => createHash('sha256').update(value).digest();
 
-/** Checks a header against the configured keys (`prefix` is stripped first, e.g. "Bearer "). */
+/** A key's name in audit events and logs: a prefix of its SHA-256, never the key. */
+export const keyFingerprint = (key: string) => createHash('sha256').update(key).digest('hex').slice(0, 12);
+
+/**
+ * Checks a header against the configured keys (`prefix` is stripped first, e.g.
+ * "Bearer "); returns the fingerprint of the key that matched.
+ */
 export function apiKeyChecker(apiKeys: string[], header = 'x-api-key', prefix = '') {
   const digests = apiKeys.map(sha256);
-  return (req: Request): void => {
+  const fingerprints = apiKeys.map(keyFingerprint);
+  return (req: Request): string => {
     const value = req.get(header) ?? '';
     const presented = sha256(value.startsWith(prefix) ? value.slice(prefix.length) : '');
-    let valid = false;
-    for (const digest of digests) valid = timingSafeEqual(presented, digest) || valid;
-    if (!valid) throw new AppError('unauthorized', `A valid ${header} header is required`);
+    let matched = -1;
+    digests.forEach((digest, i) => {
+      if (timingSafeEqual(presented, digest)) matched = i;
+    });
+    if (matched < 0) throw new AppError('unauthorized', `A valid ${header} header is required`);
+    return fingerprints[matched]!;
   };
 }

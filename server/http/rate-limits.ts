@@ -133,6 +133,9 @@ export function applyRateLimits(router: Router, deps: LimitDeps): EmailBudget {
   router.post('/v1/tokens', unlessUsernameless(ceremonyIp), discoverable, ceremonyEmail);
   for (const path of ['/v1/challenges', '/v1/tokens']) router.put(path, ceremonyIp);
   router.post('/v1/tokens/introspect', introspection);
+  const admin = limiter(deps, storeError, 'admin-ip', limits.adminPerIp, clientIp);
+
+  router.use('/v1/admin', admin);
   router.post('/v1/recovery', ceremonyIp, ceremonyEmail);
   router.put('/v1/recovery', ceremonyIp);
   router.use(['/v1/me', '/v1/credentials', '/v1/sessions', '/v1/events', '/v1/email-verification'], account);

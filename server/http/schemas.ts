@@ -46,6 +46,8 @@ const challengeId = z.string().regex(/^[A-Za-z0-9-]{1,64}$/, 'expected a challen
 export const StartRegistration = z.object({
   email: email.optional(),
   displayName: label(64).optional(),
+  // An enrolment ticket from the admin API: a registration for its user, without signing in.
+  ticket: z.string().regex(/^[A-Za-z0-9_-]{1,128}$/, 'expected an enrolment ticket').optional(),
 });
 
 export const RegistrationResponse = z.object({
@@ -113,9 +115,10 @@ export const CredentialId = z.string().regex(/^[0-9a-f]{2,2046}$/, 'expected a h
 export const SessionId = z.uuid({ error: 'expected a session id' });
 
 /** Where a page of audit events ends, opaque to clients: the last event's position. */
+/** A page's `next`: where the following page starts (time, then id, newest first). */
 export const encodeEventCursor = (position: EventPosition) => Buffer.from(JSON.stringify([position.at, position.id])).toString('base64url');
 
-const EventCursor = z
+export const EventCursor = z
   .string()
   .max(200)
   .transform((cursor, ctx): EventPosition => {
@@ -136,4 +139,43 @@ const EventCursor = z
 export const ListEvents = z.object({
   limit: z.coerce.number().int().min(1).max(100).default(50),
   before: EventCursor.optional(),
+});
+
+// The site's own id for a user: printable, without spaces at either end.
+const externalId = text()
+  .min(1)
+  .max(255)
+  .refine((value) => value.trim() === value && !/[\p{Cc}]/u.test(value), 'no control characters, no spaces at either end');
+
+export const CreateUser = z.object({
+  email,
+  displayName: label(64).optional(),
+  externalId: externalId.optional(),
+  emailVerified: z.boolean().optional(),
+});
+
+export const UpdateUser = z.object({
+  displayName: label(64).optional(),
+  externalId: externalId.nullable().optional(),
+  emailVerified: z.boolean().optional(),
+});
+
+export const ListUsers = z.object({
+  email: email.optional(),
+  externalId: externalId.optional(),
+  limit: z.coerce.number().int().min(1).max(100).default(50),
+  cursor: EventCursor.optional(),
+});
+
+export const UserId = z.uuid({ error: 'expected a user id' });
+
+// 60 seconds to 7 days; 15 minutes unless asked.
+export const CreateEnrollment = z.object({ ttlSeconds: z.number().int().min(60).max(7 * 24 * 3600).default(900) });
+
+// Tickets are 43 base64url characters (256 random bits); accepted up to 128, anything else is not one.
+export const Ticket = z.string().regex(/^[A-Za-z0-9_-]{1,128}$/, 'expected an enrolment ticket');
+
+export const ListAdminEvents = ListEvents.extend({
+  userId: z.uuid().optional(),
+  type: z.string().max(64).optional(),
 });

@@ -2,10 +2,12 @@
 // call and shape; the logic lives in ceremonies/, tokens/ and account.ts.
 import { Router, type Request } from 'express';
 import type { Deps } from '../deps.js';
+import { adminRouter } from './admin.js';
 import { deletePasskey, endOtherSessions, endSession, getProfile, listEvents, listPasskeys, listSessions, renamePasskey } from '../account.js';
 import { finishSignIn, startSignIn } from '../ceremonies/authentication.js';
 import { finishRegistration, startAddPasskey, startSignUp } from '../ceremonies/registration.js';
 import { proveRecovery, resendVerification, startRecovery, verifyEmail } from '../email/ownership.js';
+import { startEnrollment } from '../admin.js';
 import { AppError } from '../errors.js';
 import { apiKeyChecker, bearerToken, requireSession } from '../http/auth.js';
 import type { Metrics } from '../http/metrics.js';
@@ -17,7 +19,8 @@ import { introspectToken, revokeSessionToken, verifySessionToken } from '../toke
 
 export function apiRouter(deps: Deps, metrics: Metrics): Router {
   const router = Router();
-  const checkApiKey = apiKeyChecker(deps.config.apiKeys);
+  // Admin keys may introspect too.
+  const checkApiKey = apiKeyChecker([...deps.config.apiKeys, ...deps.config.adminApiKeys]);
   const { ceremony } = metrics;
   const context = (req: Request) => ({ ip: req.ip });
   const emailBudget = applyRateLimits(router, deps);
@@ -27,6 +30,10 @@ export function apiRouter(deps: Deps, metrics: Metrics): Router {
       const input = parseBody(body.StartRegistration, req);
       const token = bearerToken(req);
       const started = await ceremony(req, 'registration', 'start', async () => {
+        if (input.ticket !== undefined) {
+          if (token || input.email) throw new AppError('invalid_request', 'ticket: send it alone, without a token or an email');
+          return startEnrollment(deps, input.ticket);
+        }
         if (token) return startAddPasskey(deps, await verifySessionToken(deps, token), input);
         if (!input.email) throw new AppError('invalid_request', 'email: required to sign up');
         return startSignUp(deps, { ...input, email: input.email });
@@ -152,6 +159,8 @@ export function apiRouter(deps: Deps, metrics: Metrics): Router {
       res.status(204).end();
     },
   });
+
+  router.use(adminRouter(deps));
 
   route(router, '/.well-known/jwks.json', {
     get: (_req, res) => {

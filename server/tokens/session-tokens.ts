@@ -1,6 +1,6 @@
 // Session tokens. A session is a row keyed by the token's `jti`; the token is a JWT
 // of explicit type `session+jwt` (header `typ`, RFC 8725 §3.11, and `kid`) with iss,
-// aud, sub, email, email_verified, auth_time, iat, exp, jti, so other backends verify it offline
+// aud, sub, email, email_verified, external_id (when the site set one), auth_time, iat, exp, jti, so other backends verify it offline
 // against the JWKS. Offline verification cannot see revocation: `verifySessionToken`
 // (every bearer endpoint and introspection) also requires the session row to exist,
 // belong to `sub`, and not be revoked. `auth_time` is when the person last proved a
@@ -28,6 +28,8 @@ export interface SessionClaims {
   email: string;
   /** Whether the account's email had been proven when the token was minted. */
   email_verified: boolean;
+  /** The site's own id for the user (admin API), when it has one. */
+  external_id?: string;
   auth_time: number;
   iat: number;
   exp: number;
@@ -40,6 +42,7 @@ export interface TokenSubject {
   id: string;
   email: string;
   emailVerified: boolean;
+  externalId: string | null;
 }
 
 /**
@@ -59,7 +62,8 @@ export async function mintSessionToken(
   const exp = iat + deps.config.sessionTtlSeconds;
   const jti = randomUUID();
   const proven = authTime ?? now;
-  const token = await new SignJWT({ email: user.email, email_verified: user.emailVerified, auth_time: Math.floor(proven.getTime() / 1000) })
+  const claims = { email: user.email, email_verified: user.emailVerified, ...(user.externalId !== null && { external_id: user.externalId }) };
+  const token = await new SignJWT({ ...claims, auth_time: Math.floor(proven.getTime() / 1000) })
     .setProtectedHeader({ alg: tokenAlgorithm, kid: deps.keys.kid, typ: sessionTokenType })
     .setIssuer(deps.config.tokenIssuer)
     .setAudience(deps.config.tokenAudience)
@@ -137,7 +141,8 @@ export async function introspectToken(deps: Deps, token: string): Promise<Intros
     const claims = await verifySessionToken(deps, token);
     const { sub, email, auth_time, exp, iat, jti, iss, aud } = claims;
     // A token minted before the claim existed vouches for nothing.
-    return { active: true, sub, email, email_verified: claims.email_verified === true, auth_time, exp, iat, jti, iss, aud };
+    const externalId = claims.external_id === undefined ? {} : { external_id: claims.external_id };
+    return { active: true, sub, email, email_verified: claims.email_verified === true, ...externalId, auth_time, exp, iat, jti, iss, aud };
   } catch (error) {
     if (error instanceof AppError && error.code === 'unauthorized') return { active: false };
     throw error;

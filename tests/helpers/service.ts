@@ -101,10 +101,10 @@ export async function signIn(service: TestService, authenticator: SoftAuthentica
 
 /**
  * Row counts of every table that holds state, to show a rejected request wrote
- * nothing: no email code and no email queued in the outbox either. The audit trail
+ * nothing: no email code, enrolment ticket or email queued in the outbox either. The audit trail
  * is left out on purpose: it records failures too.
  */
-const stateTables = ['users', 'credentials', 'challenges', 'sessions', 'signing_keys', 'server_secrets', 'email_codes', 'outbox'] as const;
+const stateTables = ['users', 'credentials', 'challenges', 'sessions', 'signing_keys', 'server_secrets', 'email_codes', 'outbox', 'enrollment_tickets'] as const;
 type Table = (typeof stateTables)[number];
 
 export async function tableCounts(deps: Deps): Promise<Record<Table, number>> {
