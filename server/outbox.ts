@@ -69,12 +69,14 @@ export function startOutboxWorker(deps: Deps, handlers: Record<string, OutboxHan
   let draining: Promise<void> | undefined;
   let wokenWhileDraining = false;
 
-  async function settle(message: ClaimedMessage) {
+  /** Delivers one message; a failure is recorded at once. Returns whether it was delivered. */
+  async function deliver(message: ClaimedMessage): Promise<boolean> {
     const handler = handlers[message.topic];
     const now = deps.now();
     try {
       if (!handler) throw new Error(`no handler for topic ${message.topic}`);
       await handler(JSON.parse(message.payload), message);
+      return true;
     } catch (error) {
       const reason = error instanceof Error ? error.message : String(error);
       const expired = now.getTime() - Date.parse(message.created_at) >= options.retryForSeconds * 1000;
@@ -87,18 +89,27 @@ export function startOutboxWorker(deps: Deps, handlers: Record<string, OutboxHan
         failed ? 'delivery failed for good' : 'delivery failed: will retry',
       );
       options.onResult?.(message.topic, failed ? 'failed' : 'retry');
-      return;
-    }
-    if (await markDelivered(deps.db, message, deps.now().toISOString())) {
-      log.info({ outboxId: message.id, topic: message.topic, attempts: message.attempts }, 'delivered');
-      options.onResult?.(message.topic, 'sent');
+      return false;
     }
   }
 
   async function drain() {
     while (running) {
       const claimed = await claimDueMessages(deps.db, deps.now(), options.leaseSeconds, options.batchSize);
-      await Promise.all(claimed.map((message) => settle(message)));
+      const outcomes = await Promise.all(claimed.map((message) => deliver(message)));
+      // The delivered rows of one claim are marked in one write.
+      const marked = new Set(
+        await markDelivered(
+          deps.db,
+          claimed.filter((_, i) => outcomes[i]),
+          deps.now().toISOString(),
+        ),
+      );
+      for (const message of claimed) {
+        if (!marked.has(message.id)) continue;
+        log.info({ outboxId: message.id, topic: message.topic, attempts: message.attempts }, 'delivered');
+        options.onResult?.(message.topic, 'sent');
+      }
       if (claimed.length < options.batchSize) return;
     }
   }

@@ -67,15 +67,24 @@ export async function claimDueMessages(db: Db, now: Date, leaseSeconds: number, 
   return rows as ClaimedMessage[];
 }
 
-/** Delivered: the payload (which may hold a code) is erased. False if the lease was lost. */
-export async function markDelivered(db: Db, message: ClaimedMessage, now: string): Promise<boolean> {
-  const result = await db
+/**
+ * Delivered, in one statement for the rows of one claim: their payloads (which may hold
+ * a code) are erased. Returns the ids marked; a row whose lease was lost is not among them.
+ */
+export async function markDelivered(db: Db, messages: ClaimedMessage[], now: string): Promise<string[]> {
+  if (messages.length === 0) return [];
+  const rows = await db
     .updateTable('outbox')
     .set({ status: 'sent', payload: '', done_at: now, lease_id: null, lease_until: null, last_error: null })
-    .where('id', '=', message.id)
-    .where('lease_id', '=', message.lease_id)
-    .executeTakeFirst();
-  return result.numUpdatedRows === 1n;
+    .where(
+      'id',
+      'in',
+      messages.map((message) => message.id),
+    )
+    .where('lease_id', '=', messages[0]!.lease_id)
+    .returning('id')
+    .execute();
+  return rows.map((row) => row.id);
 }
 
 /** Not delivered: try again at `nextAttemptAt`, or never (`failed`, payload erased). */
