@@ -132,7 +132,11 @@ export async function listUsers(
       eb.or([eb('users.created_at', '<', cursor.at), eb.and([eb('users.created_at', '=', cursor.at), eb('users.id', '<', cursor.id)])]),
     );
   }
-  const rows = (await select.orderBy('users.created_at', 'desc').orderBy('users.id', 'desc').limit(query.limit + 1).execute()) as UserWithCount[];
+  const rows = (await select
+    .orderBy('users.created_at', 'desc')
+    .orderBy('users.id', 'desc')
+    .limit(query.limit + 1)
+    .execute()) as UserWithCount[];
   const page = rows.slice(0, query.limit);
   const last = page.at(-1);
   return { users: page.map(toUserJSON), next: rows.length > query.limit && last ? { at: last.created_at, id: last.id } : undefined };

@@ -50,13 +50,13 @@ export function createApp(deps: Deps, metrics: Metrics = createMetrics(deps)): e
   // Exact-match origins only; `cors` adds Vary: Origin and answers preflights. Never for
   // the admin API: only a backend calls it, and no page may, whatever its origin.
   const allowOrigins = cors({
-      origin: deps.config.origins,
-      methods: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'],
-      allowedHeaders: ['Content-Type', 'Authorization'],
-      // So a form on another origin can say how long to wait after a 429.
-      exposedHeaders: ['Retry-After'],
-      maxAge: 600,
-    });
+    origin: deps.config.origins,
+    methods: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'],
+    allowedHeaders: ['Content-Type', 'Authorization'],
+    // So a form on another origin can say how long to wait after a 429.
+    exposedHeaders: ['Retry-After'],
+    maxAge: 600,
+  });
   app.use((req, res, next) => (req.path.startsWith('/v1/admin/') ? next() : allowOrigins(req, res, next)));
   app.use(requireJson);
   app.use(express.json({ limit: deps.config.bodyLimit, strict: true }));

@@ -323,7 +323,7 @@ export function openApiDocument(config: Pick<Config, 'rpName' | 'publicUrl'>) {
       '/v1/admin/users/{id}/sessions': {
         parameters: [userIdParameter],
         delete: {
-          summary: "End every session of the user: their tokens fail /v1/me and introspection at once",
+          summary: 'End every session of the user: their tokens fail /v1/me and introspection at once',
           security: admin,
           responses: { 204: { description: 'Ended' }, 401: problem('unauthorized'), 404: problem('not_found') },
         },

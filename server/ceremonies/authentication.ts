@@ -164,7 +164,7 @@ async function openSession(deps: Deps, credential: PasskeyWithUser, verified: Ve
   const userId = credential.user_id;
   const minted = await mintSessionToken(
     deps,
-    { id: userId, email: credential.email, emailVerified: credential.email_verified_at !== null },
+    { id: userId, email: credential.email, emailVerified: credential.email_verified_at !== null, externalId: credential.external_id },
     credential.id,
     context,
   );

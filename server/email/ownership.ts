@@ -68,7 +68,7 @@ export async function verifyEmail(deps: Deps, session: SessionClaims, code: stri
   const old = (await deps.db.selectFrom('sessions').select('credential_id').where('jti', '=', session.jti).executeTakeFirst()) ?? { credential_id: null };
   const minted = await mintSessionToken(
     deps,
-    { id: user.id, email: user.email, emailVerified: true },
+    { id: user.id, email: user.email, emailVerified: true, externalId: user.external_id },
     old.credential_id,
     context,
     new Date(session.auth_time * 1000),

@@ -47,7 +47,10 @@ export const StartRegistration = z.object({
   email: email.optional(),
   displayName: label(64).optional(),
   // An enrolment ticket from the admin API: a registration for its user, without signing in.
-  ticket: z.string().regex(/^[A-Za-z0-9_-]{1,128}$/, 'expected an enrolment ticket').optional(),
+  ticket: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{1,128}$/, 'expected an enrolment ticket')
+    .optional(),
 });
 
 export const RegistrationResponse = z.object({
@@ -170,7 +173,14 @@ export const ListUsers = z.object({
 export const UserId = z.uuid({ error: 'expected a user id' });
 
 // 60 seconds to 7 days; 15 minutes unless asked.
-export const CreateEnrollment = z.object({ ttlSeconds: z.number().int().min(60).max(7 * 24 * 3600).default(900) });
+export const CreateEnrollment = z.object({
+  ttlSeconds: z
+    .number()
+    .int()
+    .min(60)
+    .max(7 * 24 * 3600)
+    .default(900),
+});
 
 // Tickets are 43 base64url characters (256 random bits); accepted up to 128, anything else is not one.
 export const Ticket = z.string().regex(/^[A-Za-z0-9_-]{1,128}$/, 'expected an enrolment ticket');

@@ -180,8 +180,12 @@ describe('deleting a user', () => {
     expect(reply.status).toBe(204);
     expect((await service.request('GET', '/v1/me', undefined, bearer(token))).status).toBe(401);
     expect((await service.request('POST', '/v1/tokens/introspect', { token }, admin)).body).toEqual({ active: false });
-    for (const table of ['users', 'credentials', 'sessions', 'challenges', 'email_codes', 'enrollment_tickets'] as const) {
-      const left = await service.deps.db.selectFrom(table).selectAll().where('user_id' as never, '=', userId as never).execute();
+    for (const table of ['credentials', 'sessions', 'challenges', 'email_codes', 'enrollment_tickets'] as const) {
+      const left = await service.deps.db
+        .selectFrom(table)
+        .selectAll()
+        .where('user_id' as never, '=', userId as never)
+        .execute();
       expect(left, table).toEqual([]);
     }
     expect(await service.deps.db.selectFrom('users').selectAll().where('id', '=', userId).execute()).toEqual([]);
@@ -235,7 +239,10 @@ describe('enrolment tickets', () => {
     const { body: user } = await create({ email: 'alice@example.com', externalId: 'crm-42' });
     const minted = await enrol(user.id);
     expect(minted.status).toBe(201);
-    expect(minted.body).toEqual({ ticket: expect.stringMatching(/^[A-Za-z0-9_-]{43}$/), expiresAt: new Date(service.clock.now.getTime() + 900_000).toISOString() });
+    expect(minted.body).toEqual({
+      ticket: expect.stringMatching(/^[A-Za-z0-9_-]{43}$/),
+      expiresAt: new Date(service.clock.now.getTime() + 900_000).toISOString(),
+    });
     // Only a hash is stored.
     const stored = await service.deps.db.selectFrom('enrollment_tickets').selectAll().execute();
     expect(JSON.stringify(stored)).not.toContain(minted.body.ticket);

@@ -104,7 +104,17 @@ export async function signIn(service: TestService, authenticator: SoftAuthentica
  * nothing: no email code, enrolment ticket or email queued in the outbox either. The audit trail
  * is left out on purpose: it records failures too.
  */
-const stateTables = ['users', 'credentials', 'challenges', 'sessions', 'signing_keys', 'server_secrets', 'email_codes', 'outbox', 'enrollment_tickets'] as const;
+const stateTables = [
+  'users',
+  'credentials',
+  'challenges',
+  'sessions',
+  'signing_keys',
+  'server_secrets',
+  'email_codes',
+  'outbox',
+  'enrollment_tickets',
+] as const;
 type Table = (typeof stateTables)[number];
 
 export async function tableCounts(deps: Deps): Promise<Record<Table, number>> {
