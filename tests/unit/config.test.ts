@@ -174,6 +174,15 @@ describe('loadConfig parsing', () => {
     expect(() => loadConfig({ EMAIL_DELIVERY: 'smtp' })).toThrow(/^SMTP_URL: required/);
   });
 
+  it('admin keys are a list of their own, none by default, with 600 admin requests a minute per IP', () => {
+    expect(loadConfig({}).adminApiKeys).toEqual([]);
+    expect(loadConfig({ ADMIN_API_KEYS: ' admin-key-0123456789 , other-admin-key-0123 ' }).adminApiKeys).toEqual([
+      'admin-key-0123456789',
+      'other-admin-key-0123',
+    ]);
+    expect(loadConfig({}).rateLimits.adminPerIp).toBe(600);
+  });
+
   it('USER_VERIFICATION=preferred is accepted', () => {
     expect(loadConfig({ USER_VERIFICATION: 'preferred' }).userVerification).toBe('preferred');
   });
@@ -213,6 +222,9 @@ describe('loadConfig refuses invalid input with a ConfigError naming the variabl
     ['an EMAIL_CODE_TTL_SECONDS under a minute', { EMAIL_CODE_TTL_SECONDS: '30' }, 'EMAIL_CODE_TTL_SECONDS'],
     ['an EMAIL_RECOVERY that is not a boolean', { EMAIL_RECOVERY: 'sometimes' }, 'EMAIL_RECOVERY'],
     ['an EMAIL_FROM without an address', { EMAIL_FROM: 'Example Shop' }, 'EMAIL_FROM'],
+    ['an admin key shorter than 16 characters', { ADMIN_API_KEYS: 'short-admin' }, 'ADMIN_API_KEYS'],
+    ['a key that is both an introspection and an admin key', { API_KEYS: 'same-key-0123456789', ADMIN_API_KEYS: 'same-key-0123456789' }, 'ADMIN_API_KEYS'],
+    ['a RATE_LIMIT_ADMIN_PER_IP of 0', { RATE_LIMIT_ADMIN_PER_IP: '0' }, 'RATE_LIMIT_ADMIN_PER_IP'],
     ['an API key shorter than 16 characters', { API_KEYS: 'short-key' }, 'API_KEYS'],
     ['one short API key among long ones', { API_KEYS: 'a-long-enough-api-key-1,tiny' }, 'API_KEYS'],
     ['a TRUST_PROXY that is no address', { TRUST_PROXY: 'yes' }, 'TRUST_PROXY'],
