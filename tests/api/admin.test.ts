@@ -4,6 +4,7 @@
 import { decodeJwt } from 'jose';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { keyFingerprint } from '../../server/http/auth.js';
+import { sweepExpired } from '../../server/sweep.js';
 import { apiKey, bearer, SoftAuthenticator, signIn, signUp, startService, tableCounts, type TestService } from '../helpers/service.js';
 
 const adminKey = 'admin-key-0123456789abcdef';
@@ -276,6 +277,15 @@ describe('enrolment tickets', () => {
       expect(reply.body.code).toBe('invalid_ticket');
     }
     expect(await tableCounts(service.deps)).toEqual(before);
+  });
+
+  it('expired tickets are swept', async () => {
+    const { body: user } = await create({ email: 'alice@example.com' });
+    await enrol(user.id, { ttlSeconds: 60 });
+    await enrol(user.id, { ttlSeconds: 120 });
+    service.clock.advance(61);
+    expect(await sweepExpired(service.deps)).toMatchObject({ enrollmentTickets: 1 });
+    expect(await tableCounts(service.deps)).toMatchObject({ enrollment_tickets: 1 });
   });
 
   it('of concurrent starts with one ticket, exactly one wins', async () => {

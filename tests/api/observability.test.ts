@@ -494,9 +494,9 @@ describe('sweep', () => {
     await startSignIn(service, 'alice@example.com');
     service.clock.advance(301);
     await startSignIn(service, 'alice@example.com'); // live
-    expect(await sweepExpired(service.deps)).toEqual({ challenges: 1, sessions: 0, auditEvents: 0, emailCodes: 0, outbox: 0 });
+    expect(await sweepExpired(service.deps)).toEqual({ challenges: 1, sessions: 0, auditEvents: 0, emailCodes: 0, enrollmentTickets: 0, outbox: 0 });
     service.clock.advance(300);
-    expect(await sweepExpired(service.deps)).toEqual({ challenges: 1, sessions: 1, auditEvents: 0, emailCodes: 1, outbox: 0 });
+    expect(await sweepExpired(service.deps)).toEqual({ challenges: 1, sessions: 1, auditEvents: 0, emailCodes: 1, enrollmentTickets: 0, outbox: 0 });
     expect(await tableCounts(service.deps)).toMatchObject({ challenges: 0, sessions: 0, users: 1 });
     expect((await service.request('GET', '/v1/me', undefined, bearer(token))).status).toBe(401);
   });

@@ -181,7 +181,7 @@ describe('sweep', () => {
     setImmediate(() => (ranMeanwhile = !finished));
     const deleted = await deleteExpired(db, at(20), at(15), at(15));
     finished = true;
-    expect(deleted).toEqual({ challenges: 1001, sessions: 2500, auditEvents: 1200, emailCodes: 0, outbox: 0 });
+    expect(deleted).toEqual({ challenges: 1001, sessions: 2500, auditEvents: 1200, emailCodes: 0, enrollmentTickets: 0, outbox: 0 });
     expect(ranMeanwhile).toBe(true);
     const left = async (table: 'sessions' | 'audit_events' | 'challenges') =>
       Number(
