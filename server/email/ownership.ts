@@ -17,7 +17,7 @@ import { auditEnvelope, insertAuditEvent } from '../db/audit-events.js';
 import { insertChallenge } from '../db/challenges.js';
 import { insertOutboxMessage } from '../db/outbox.js';
 import type { Db, UsersTable } from '../db/schema.js';
-import { insertSession, revokeSession } from '../db/sessions.js';
+import { findSession, insertSession, revokeSession } from '../db/sessions.js';
 import { findUserByEmail, findUserById, lockUser, requireUser } from '../db/users.js';
 import { AppError } from '../errors.js';
 import { newChallenge } from '../ceremonies/challenges.js';
@@ -65,7 +65,7 @@ export async function verifyEmail(deps: Deps, session: SessionClaims, code: stri
   // Once proven, there is nothing left to prove: any code is invalid_code (a used one, most likely).
   if (user.email_verified_at) throw invalidCode('the email is verified already');
   const row = await checkCode(deps, { userId: user.id }, 'verify', code);
-  const old = (await deps.db.selectFrom('sessions').select('credential_id').where('jti', '=', session.jti).executeTakeFirst()) ?? { credential_id: null };
+  const old = (await findSession(deps.db, session.jti)) ?? { credential_id: null };
   const minted = await mintSessionToken(
     deps,
     { id: user.id, email: user.email, emailVerified: true, externalId: user.external_id },

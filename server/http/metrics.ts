@@ -35,7 +35,7 @@ export interface Metrics {
   outboxResult(topic: string, result: DeliveryResult): void;
 }
 
-export function createMetrics(deps: Pick<Deps, 'config' | 'log' | 'db' | 'outbox'>): Metrics {
+export function createMetrics(deps: Pick<Deps, 'config' | 'log' | 'db' | 'outbox' | 'now'>): Metrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   const labelNames = ['method', 'route', 'status'] as const;
@@ -78,7 +78,7 @@ export function createMetrics(deps: Pick<Deps, 'config' | 'log' | 'db' | 'outbox
       this.set({ topic: 'email' }, 0);
       const rows = await oldestPending(deps.db).catch(() => []);
       for (const row of rows) {
-        if (row.oldest) this.set({ topic: row.topic }, Math.max(0, (Date.now() - Date.parse(String(row.oldest))) / 1000));
+        if (row.oldest) this.set({ topic: row.topic }, Math.max(0, (deps.now().getTime() - Date.parse(String(row.oldest))) / 1000));
       }
     },
   });
