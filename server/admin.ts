@@ -17,7 +17,7 @@ import { insertChallenge } from './db/challenges.js';
 import { deleteCredential, listCredentialsByUser } from './db/credentials.js';
 import { isUniqueViolation } from './db/errors.js';
 import type { Db, UsersTable } from './db/schema.js';
-import { revokeSessionsOfCredential } from './db/sessions.js';
+import { revokeSessionsOfCredential, revokeSessionsOfUser } from './db/sessions.js';
 import { accountExists, findUserByEmail, insertUser, lockUser } from './db/users.js';
 import { AppError } from './errors.js';
 import { newChallenge } from './ceremonies/challenges.js';
@@ -210,14 +210,8 @@ export async function revokeUserSessions(deps: Deps, id: string, context: AdminC
   await deps.db.transaction().execute(async (trx) => {
     await lockUser(trx, id);
     if (!(await trx.selectFrom('users').select('id').where('id', '=', id).executeTakeFirst())) throw notFound();
-    const ended = await trx
-      .updateTable('sessions')
-      .set({ revoked_at: now })
-      .where('user_id', '=', id)
-      .where('revoked_at', 'is', null)
-      .where('expires_at', '>', now)
-      .executeTakeFirst();
-    await insertAuditEvent(trx, event(deps, context, id, { type: 'sessions.revoked', detail: `${ended.numUpdatedRows} sessions` }));
+    const ended = await revokeSessionsOfUser(trx, id, now);
+    await insertAuditEvent(trx, event(deps, context, id, { type: 'sessions.revoked', detail: `${ended} sessions` }));
   });
 }
 

@@ -69,6 +69,18 @@ export async function revokeSessionOfUser(db: Db, userId: string, jti: string, r
   return result.numUpdatedRows === 1n;
 }
 
+/** Ends every live session of the account, in one statement; returns how many. */
+export async function revokeSessionsOfUser(db: Db, userId: string, revokedAt: string): Promise<number> {
+  const result = await db
+    .updateTable('sessions')
+    .set({ revoked_at: revokedAt })
+    .where('user_id', '=', userId)
+    .where('revoked_at', 'is', null)
+    .where('expires_at', '>', revokedAt)
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows);
+}
+
 /** Ends every live session of the account but `keep`, in one statement; returns the ended ones' ids. */
 export async function revokeOtherSessions(db: Db, userId: string, keep: string, revokedAt: string): Promise<string[]> {
   const rows = await db
