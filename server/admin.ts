@@ -7,10 +7,9 @@
 // - A ticket is 256 random bits, stored only as its SHA-256, single-use (DELETE … RETURNING
 //   when a registration starts with it: of concurrent starts one wins), and expires.
 // - Removing a passkey ends the sessions it opened; the admin may remove the last one.
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import type { PublicKeyCredentialCreationOptionsJSON } from '@simplewebauthn/server';
 import { isoBase64URL } from '@simplewebauthn/server/helpers';
-import { randomUUID } from 'node:crypto';
 import type { Deps, RequestContext } from './deps.js';
 import { auditEnvelope, insertAuditEvent, listAuditEvents, type EventPosition, type NewAuditEvent } from './db/audit-events.js';
 import { insertChallenge } from './db/challenges.js';
@@ -18,7 +17,7 @@ import { deleteCredential, listCredentialsByUser } from './db/credentials.js';
 import { isUniqueViolation } from './db/errors.js';
 import type { Db, UsersTable } from './db/schema.js';
 import { revokeSessionsOfCredential, revokeSessionsOfUser } from './db/sessions.js';
-import { accountExists, findUserByEmail, insertUser, lockUser } from './db/users.js';
+import { accountExists, findUserByEmail, findUserByExternalId, findUserById, insertUser, lockUser } from './db/users.js';
 import { AppError } from './errors.js';
 import { newChallenge } from './ceremonies/challenges.js';
 import { toCredentialJSON, type CredentialJSON } from './ceremonies/credential-json.js';
@@ -66,6 +65,14 @@ const usersWithCount = (db: Db) =>
         .as('credential_count'),
     );
 
+/** The user an action is about, held until the transaction ends (a deletion waits for it); 404 if none. */
+async function holdUser(trx: Db, id: string): Promise<UsersTable> {
+  await lockUser(trx, id);
+  const user = await findUserById(trx, id);
+  if (!user) throw notFound();
+  return user;
+}
+
 async function findUser(db: Db, id: string): Promise<UserJSON> {
   const row = await usersWithCount(db).where('users.id', '=', id).executeTakeFirst();
   if (!row) throw notFound();
@@ -96,7 +103,7 @@ export async function createUser(
     .transaction()
     .execute(async (trx) => {
       if (await findUserByEmail(trx, input.email)) throw accountExists();
-      if (input.externalId && (await trx.selectFrom('users').select('id').where('external_id', '=', input.externalId).executeTakeFirst())) {
+      if (input.externalId && (await findUserByExternalId(trx, input.externalId))) {
         throw externalIdExists();
       }
       await insertUser(trx, {
@@ -152,13 +159,11 @@ export async function updateUser(
   await deps.db
     .transaction()
     .execute(async (trx) => {
-      await lockUser(trx, id);
-      const user = await trx.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirst();
-      if (!user) throw notFound();
+      const user = await holdUser(trx, id);
       const changes: Partial<UsersTable> = {};
       if (input.displayName !== undefined) changes.display_name = input.displayName;
       if (input.externalId !== undefined) {
-        const holder = input.externalId && (await trx.selectFrom('users').select('id').where('external_id', '=', input.externalId).executeTakeFirst());
+        const holder = input.externalId && (await findUserByExternalId(trx, input.externalId));
         if (holder && holder.id !== id) throw externalIdExists();
         changes.external_id = input.externalId;
       }
@@ -208,8 +213,7 @@ export async function deleteUserPasskey(deps: Deps, id: string, credentialId: st
 export async function revokeUserSessions(deps: Deps, id: string, context: AdminContext): Promise<void> {
   const now = deps.now().toISOString();
   await deps.db.transaction().execute(async (trx) => {
-    await lockUser(trx, id);
-    if (!(await trx.selectFrom('users').select('id').where('id', '=', id).executeTakeFirst())) throw notFound();
+    await holdUser(trx, id);
     const ended = await revokeSessionsOfUser(trx, id, now);
     await insertAuditEvent(trx, event(deps, context, id, { type: 'sessions.revoked', detail: `${ended} sessions` }));
   });
@@ -223,8 +227,7 @@ export async function createEnrollment(deps: Deps, id: string, ttlSeconds: numbe
   const now = deps.now();
   const expiresAt = new Date(now.getTime() + ttlSeconds * 1000).toISOString();
   await deps.db.transaction().execute(async (trx) => {
-    await lockUser(trx, id);
-    if (!(await trx.selectFrom('users').select('id').where('id', '=', id).executeTakeFirst())) throw notFound();
+    await holdUser(trx, id);
     await trx
       .insertInto('enrollment_tickets')
       .values({ ticket_hash: ticketHash(ticket), user_id: id, created_by: context.key, expires_at: expiresAt, created_at: now.toISOString() })
@@ -245,7 +248,7 @@ export async function startEnrollment(deps: Deps, ticket: string): Promise<Start
     const used = await trx.deleteFrom('enrollment_tickets').where('ticket_hash', '=', ticketHash(ticket)).returningAll().executeTakeFirst();
     if (!used) throw invalidTicket('unknown or used');
     if (used.expires_at <= deps.now().toISOString()) throw invalidTicket('expired');
-    const user = await trx.selectFrom('users').selectAll().where('id', '=', used.user_id).executeTakeFirst();
+    const user = await findUserById(trx, used.user_id);
     if (!user) throw invalidTicket('the user was deleted');
     const existing = await listCredentialsByUser(trx, user.id);
     const options = await creationOptions(deps, { email: user.email, displayName: user.display_name, userHandle: user.user_handle }, existing);

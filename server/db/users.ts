@@ -22,6 +22,10 @@ export function findUserByEmail(db: Db, email: string) {
 /** A new account's row; its email is unproven unless said otherwise. */
 export type NewUser = Omit<UsersTable, 'email_verified_at' | 'external_id'> & Partial<Pick<UsersTable, 'email_verified_at' | 'external_id'>>;
 
+export function findUserByExternalId(db: Db, externalId: string) {
+  return db.selectFrom('users').selectAll().where('external_id', '=', externalId).executeTakeFirst();
+}
+
 export async function insertUser(db: Db, user: NewUser): Promise<void> {
   await db
     .insertInto('users')
