@@ -4,7 +4,7 @@
 // old), a site on two other origins that embeds the form, and a mail server the
 // services send to and the tests read (tests/e2e/mail-server.ts).
 import { defineConfig } from '@playwright/test';
-import { chromiumPath, embedHostOrigin, inboxUrl, serviceUrl, smtpPort, strictServiceUrl } from './tests/e2e/env.js';
+import { adminApiKey, chromiumPath, embedHostOrigin, inboxUrl, serviceUrl, smtpPort, strictServiceUrl } from './tests/e2e/env.js';
 
 const service = (url: string, env: Record<string, string> = {}) => ({
   command: 'npx tsx server/main.ts',
@@ -23,6 +23,8 @@ const service = (url: string, env: Record<string, string> = {}) => ({
     RATE_LIMIT_ACCOUNT_PER_IP: '10000',
     REDIS_URL: '',
     SMTP_URL: `smtp://127.0.0.1:${smtpPort}`,
+    // The tests create users and enrolment tickets as a site's backend does.
+    ADMIN_API_KEYS: adminApiKey,
     ...env,
   },
 });

@@ -4,6 +4,20 @@
 // cookie: a reload signs out, and no script that runs later can find it there.
 'use strict';
 
+// An enrolment link (/?ticket=…) works once: the ticket leaves the address bar, and the
+// history entry, as soon as this script runs, so Back, a reload, a bookmark or a shared
+// screen does not carry a spent ticket on.
+function takeTicketFromAddress() {
+  const url = new URL(location.href);
+  const ticket = url.searchParams.get('ticket');
+  if (ticket === null) return null;
+  url.searchParams.delete('ticket');
+  history.replaceState(history.state, '', url);
+  return ticket;
+}
+
+const enrolmentTicket = takeTicketFromAddress();
+
 document.addEventListener('alpine:init', () => {
   const { browserSupportsWebAuthn } = SimpleWebAuthnBrowser;
   const api = createPasskeyClient(new URL('./', location.href));
@@ -36,6 +50,9 @@ document.addEventListener('alpine:init', () => {
     codeInvalid: false,
     features: { recovery: false, emailsInLog: false }, // until GET /v1/features says otherwise
     recovery: null, // signed out, getting back in by email: { email, recoveryId, challenge }
+    // Opened with an enrolment ticket: { ticket, email, challenge }. The ticket is kept until the
+    // service has taken it; the challenge it buys shows the account's email and makes the passkey.
+    enrolment: enrolmentTicket === null ? null : { ticket: enrolmentTicket, email: '', challenge: null },
     busy: false,
     status: { tone: 'info', text: '' },
     session: null, // { token, expiresAt, claims }
@@ -54,7 +71,7 @@ document.addEventListener('alpine:init', () => {
       this.email = document.getElementById('email').value;
       // A sign-in through autofill that fails says why, and autofill is offered again.
       this.startAutofill = createAutofill(api, {
-        canOffer: () => !this.session && !this.busy,
+        canOffer: () => !this.session && !this.busy && !this.enrolment,
         signIn: (finish) =>
           this.run('authentication', async () => {
             await this.signedIn(await finish(), 'You are signed in.');
@@ -67,9 +84,11 @@ document.addEventListener('alpine:init', () => {
         },
         () => {},
       );
+      // Without WebAuthn here the ticket is left unused, to open on a browser that has it.
       if (!this.supported) return;
       setInterval(() => this.tick(), 15_000);
-      this.startAutofill();
+      if (this.enrolment) this.openEnrolment();
+      else this.startAutofill();
     },
 
     // Moves the relative times on, and ends the session when its token expires.
@@ -94,6 +113,10 @@ document.addEventListener('alpine:init', () => {
       if (!problem) return;
       if (problem.code === 'session_expired') return this.endSession('error', problem.message);
       if (problem.code === 'invalid_code') this.codeInvalid = true;
+      if (ceremony === 'enrolment' && enrolmentEnded(error)) {
+        this.enrolment = null;
+        this.$nextTick(() => focusById('signed-out-title'));
+      }
       if (problem.code === 'recovery_disabled') {
         this.features.recovery = false;
         this.recovery = null;
@@ -285,6 +308,40 @@ document.addEventListener('alpine:init', () => {
         Object.assign(this, { recovery: null, code: '' });
         await this.signedIn(finished, 'Welcome back! Your new passkey is saved and you are signed in.');
       });
+    },
+
+    // Enrolment by a ticket from the site's backend: the account exists, without a passkey.
+    // The ticket is redeemed at once, as the challenge's options name the account; the
+    // challenge lives CHALLENGE_TTL_SECONDS, so Create passkey can be pressed again after a
+    // cancelled prompt. A refused ticket or a spent challenge ends it (fail), back to sign-in.
+    openEnrolment() {
+      return this.ceremony('enrolment', async () => {
+        await this.redeemTicket();
+        this.$nextTick(() => focusById('enrolment-title'));
+      });
+    },
+
+    async redeemTicket() {
+      const enrolment = this.enrolment;
+      enrolment.challenge = await api.startEnrollment(enrolment.ticket);
+      enrolment.ticket = null;
+      enrolment.email = enrolment.challenge.options.user.name;
+    },
+
+    createEnrolmentPasskey() {
+      return this.ceremony('enrolment', async () => {
+        // No challenge yet: the start on opening got no answer, or was rate limited.
+        if (!this.enrolment.challenge) await this.redeemTicket();
+        this.say('info', ceremonyPrompts.registration);
+        const finished = await api.finishEnrollment(this.enrolment.challenge);
+        this.enrolment = null;
+        await this.signedIn(finished, 'Welcome! Your passkey is saved and you are signed in.');
+      });
+    },
+
+    // The heading's end, once the challenge has named the account.
+    get enrolmentFor() {
+      return this.enrolment.email ? ` for ${this.enrolment.email}` : '';
     },
 
     // Adding or deleting a passkey needs a recent passkey proof. When the service asks

@@ -3,8 +3,10 @@
 //   <script src="https://passkeys.example.com/embed.js" data-target="#sign-in" defer></script>
 //   <div id="sign-in"></div>
 // The form renders in the element's shadow root: `all: initial` keeps the page's
-// styles out, and the shadow root keeps ours in. The element then dispatches
-//   passkey:signed-in  detail { userId, token, expiresAt }  after a sign-up or sign-in
+// styles out, and the shadow root keeps ours in. With an enrolment ticket from the
+// site's backend (data-ticket on the element, or on the script for the first element),
+// it offers only to create that account's passkey. The element then dispatches
+//   passkey:signed-in  detail { userId, token, expiresAt }  after a sign-up, sign-in or enrolment
 //   passkey:error      detail { code, message }             when one fails
 // both bubbling out of the shadow root. Where the browser supports it, the Email field
 // also offers the site's passkeys in its autofill. Styles are a constructed stylesheet and
@@ -34,41 +36,16 @@ function mount(host) {
   const root = host.attachShadow({ mode: 'open' });
   root.adoptedStyleSheets = [styles];
 
-  const email = element('input', {
-    id: 'email',
-    type: 'email',
-    name: 'email',
-    autocomplete: 'username webauthn',
-    inputmode: 'email',
-    autocapitalize: 'none',
-    spellcheck: 'false',
-    placeholder: 'name@example.com',
-    'aria-describedby': 'hint',
-  });
   const status = element('p', { class: 'status', role: 'status', 'aria-live': 'polite' });
-  const form = element(
-    'form',
-    { novalidate: '' },
-    element('label', { for: 'email' }, 'Email'),
-    email,
-    element('p', { id: 'hint', class: 'hint' }, 'Signing in? You can leave it empty and pick a passkey.'),
-    // Enter in the field submits with the first button: Sign in.
-    element(
-      'div',
-      { class: 'actions' },
-      element('button', { type: 'submit', class: 'primary', value: 'sign-in' }, 'Sign in'),
-      element('button', { type: 'submit', value: 'sign-up' }, 'Sign up'),
-    ),
-    status,
-  );
-  root.append(form);
+  let form; // the form on show: the enrolment's, or sign-up/sign-in's
+  let email; // the Email field, once sign-up/sign-in is on show
 
   const say = (tone, text) => {
     status.className = `status ${tone}`;
     status.textContent = text;
   };
   const fail = (problem) => {
-    email.setAttribute('aria-invalid', String(problem.code === 'invalid_email'));
+    email?.setAttribute('aria-invalid', String(problem.code === 'invalid_email'));
     say('error', problem.message);
     host.dispatchEvent(new CustomEvent('passkey:error', { bubbles: true, composed: true, detail: problem }));
   };
@@ -77,12 +54,16 @@ function mount(host) {
 
   let busy = false;
   let signedIn = false;
-  // One ceremony at a time; what it ends with is said and dispatched.
+  // One ceremony at a time; what it ends with is said and dispatched. `action` resolves
+  // to a session, or to nothing when it only prepared one (an enrolment's challenge).
   async function run(ceremony, action) {
+    const busyForm = form;
     busy = true;
-    form.setAttribute('aria-busy', 'true');
+    busyForm.setAttribute('aria-busy', 'true');
     try {
-      const { userId, token, expiresAt } = await action();
+      const session = await action();
+      if (!session) return;
+      const { userId, token, expiresAt } = session;
       signedIn = true;
       say('success', `Signed in as ${decodeTokenClaims(token).email}.`);
       host.dispatchEvent(new CustomEvent('passkey:signed-in', { bubbles: true, composed: true, detail: { userId, token, expiresAt } }));
@@ -92,39 +73,120 @@ function mount(host) {
         console.warn(`passkey form: no answer from ${serviceUrl}. If the service is up, add this page's origin (${location.origin}) to its ORIGINS.`);
       }
       if (problem) fail(problem);
+      // Nothing left to enrol with: the person may have a passkey already, so sign-in takes over.
+      if (ceremony === 'enrolment' && enrolmentEnded(error)) showSignIn();
     } finally {
       busy = false;
-      form.removeAttribute('aria-busy');
+      busyForm.removeAttribute('aria-busy');
     }
   }
 
-  // Autofill (conditional UI), in the first form of the page only: a browser takes one
-  // such request at a time. It is offered again after a button's ceremony that did not
-  // sign the person in.
-  const offersAutofill = !autofillTaken;
-  autofillTaken = true;
-  const offerAutofill = createAutofill(api, {
-    canOffer: () => !signedIn && !busy,
-    signIn: (finish) => run('authentication', finish),
-    fieldInShadowRoot: true,
-  });
+  // An enrolment ticket from the site's backend: the account exists, without a passkey. It
+  // is redeemed at once, as the challenge's options name the account; the challenge lives
+  // CHALLENGE_TTL_SECONDS, so Create passkey can be pressed again after a cancelled prompt.
+  function showEnrolment(ticket) {
+    const title = element('p', { id: 'title', class: 'title' }, 'Create your passkey');
+    form = element(
+      'form',
+      { novalidate: '', 'aria-labelledby': 'title' },
+      title,
+      element('p', { class: 'hint' }, 'Your device keeps it and unlocks it with your fingerprint, face or screen lock: from then on, that is how you sign in.'),
+      element('div', { class: 'actions single' }, element('button', { type: 'submit', class: 'primary' }, 'Create passkey')),
+      status,
+    );
+    root.replaceChildren(form);
 
-  form.addEventListener('submit', async (event) => {
-    event.preventDefault();
-    if (busy) return;
-    const signingUp = event.submitter?.value === 'sign-up';
-    const ceremony = signingUp ? 'registration' : 'authentication';
-    if (!SimpleWebAuthnBrowser.browserSupportsWebAuthn()) return fail(unsupportedBrowser);
-    // Sign-up needs an email; sign-in without one lets the person pick any passkey of this site.
-    if ((signingUp || email.value !== '') && (email.value === '' || !email.validity.valid)) return fail(invalidEmail);
+    let challenge = null;
+    const redeem = async () => {
+      challenge = await api.startEnrollment(ticket);
+      title.textContent = `Create your passkey for ${challenge.options.user.name}`;
+    };
 
-    email.setAttribute('aria-invalid', 'false');
-    say('info', ceremonyPrompts[ceremony]);
-    await run(ceremony, () => (signingUp ? api.signUp(email.value) : api.signIn(email.value)));
+    form.addEventListener('submit', async (event) => {
+      event.preventDefault();
+      if (busy || signedIn) return;
+      if (!SimpleWebAuthnBrowser.browserSupportsWebAuthn()) return fail(unsupportedBrowser);
+      await run('enrolment', async () => {
+        // No challenge yet: the start on loading got no answer, or was rate limited.
+        if (!challenge) await redeem();
+        say('info', ceremonyPrompts.registration);
+        return api.finishEnrollment(challenge);
+      });
+    });
+
+    // Without WebAuthn here the ticket is left unused, to open on a browser that has it.
+    if (SimpleWebAuthnBrowser.browserSupportsWebAuthn()) run('enrolment', redeem);
+  }
+
+  function showSignIn() {
+    email = element('input', {
+      id: 'email',
+      type: 'email',
+      name: 'email',
+      autocomplete: 'username webauthn',
+      inputmode: 'email',
+      autocapitalize: 'none',
+      spellcheck: 'false',
+      placeholder: 'name@example.com',
+      'aria-describedby': 'hint',
+    });
+    form = element(
+      'form',
+      { novalidate: '' },
+      element('label', { for: 'email' }, 'Email'),
+      email,
+      element('p', { id: 'hint', class: 'hint' }, 'Signing in? You can leave it empty and pick a passkey.'),
+      // Enter in the field submits with the first button: Sign in.
+      element(
+        'div',
+        { class: 'actions' },
+        element('button', { type: 'submit', class: 'primary', value: 'sign-in' }, 'Sign in'),
+        element('button', { type: 'submit', value: 'sign-up' }, 'Sign up'),
+      ),
+      status,
+    );
+    root.replaceChildren(form);
+
+    // Autofill (conditional UI), in the first form of the page only: a browser takes one
+    // such request at a time. It is offered again after a button's ceremony that did not
+    // sign the person in.
+    const offersAutofill = !autofillTaken;
+    autofillTaken = true;
+    const offerAutofill = createAutofill(api, {
+      canOffer: () => !signedIn && !busy,
+      signIn: (finish) => run('authentication', finish),
+      fieldInShadowRoot: true,
+    });
+
+    form.addEventListener('submit', async (event) => {
+      event.preventDefault();
+      if (busy) return;
+      const signingUp = event.submitter?.value === 'sign-up';
+      const ceremony = signingUp ? 'registration' : 'authentication';
+      if (!SimpleWebAuthnBrowser.browserSupportsWebAuthn()) return fail(unsupportedBrowser);
+      // Sign-up needs an email; sign-in without one lets the person pick any passkey of this site.
+      if ((signingUp || email.value !== '') && (email.value === '' || !email.validity.valid)) return fail(invalidEmail);
+
+      email.setAttribute('aria-invalid', 'false');
+      say('info', ceremonyPrompts[ceremony]);
+      await run(ceremony, () => (signingUp ? api.signUp(email.value) : api.signIn(email.value)));
+      if (offersAutofill) offerAutofill();
+    });
+
     if (offersAutofill) offerAutofill();
-  });
+  }
 
-  if (offersAutofill) offerAutofill();
+  const ticket = host.dataset.ticket || takeScriptTicket();
+  if (ticket) showEnrolment(ticket);
+  else showSignIn();
+}
+
+// A ticket works once: the script's data-ticket goes to the first form without one of its own.
+let scriptTicket = script.dataset.ticket;
+function takeScriptTicket() {
+  const ticket = scriptTicket;
+  scriptTicket = undefined;
+  return ticket;
 }
 
 let autofillTaken = false;

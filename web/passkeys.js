@@ -52,6 +52,12 @@ function createPasskeyClient(baseUrl) {
   const startSignIn = (email) => call('POST', 'v1/tokens', { body: email ? { email } : {} });
   const finishSignIn = (challengeId, authentication) => call('PUT', 'v1/tokens', { body: { challengeId, authentication } });
 
+  // A challenge that a recovery code or an enrolment ticket bought: a new passkey that signs in.
+  async function finishGranted({ challengeId, options }) {
+    const registration = await startRegistration({ optionsJSON: options });
+    return call('PUT', 'v1/challenges', { body: { challengeId, registration } });
+  }
+
   return {
     /** A new account and its first passkey; resolves to { userId, token, expiresAt, credential }. */
     async signUp(email) {
@@ -92,10 +98,20 @@ function createPasskeyClient(baseUrl) {
     /** Uses the code up; resolves to { challengeId, options }, the challenge for the account's new passkey. */
     proveRecovery: (recoveryId, code) => call('PUT', 'v1/recovery', { body: { recoveryId, code } }),
     /** Creates the new passkey and signs in; resolves to { userId, token, expiresAt, credential }. */
-    async finishRecovery({ challengeId, options }) {
-      const registration = await startRegistration({ optionsJSON: options });
-      return call('PUT', 'v1/challenges', { body: { challengeId, registration } });
-    },
+    finishRecovery: finishGranted,
+    /**
+     * Uses the enrolment ticket (from the site's backend) up; resolves to { challengeId, options },
+     * the challenge for the account's passkey, whose options.user.name is the account's email.
+     */
+    startEnrollment: (ticket) =>
+      call('POST', 'v1/challenges', { body: { ticket } }).catch((error) => {
+        // A ticket mangled on its way (cut short, wrong characters) is refused as a malformed
+        // request: to the person it is the same dead link.
+        if (error.code !== 'invalid_request') throw error;
+        throw new ServiceError('invalid_ticket', error.status, error.message, { cause: error });
+      }),
+    /** Creates the passkey and signs in; resolves to { userId, token, expiresAt, credential }. */
+    finishEnrollment: finishGranted,
   };
 }
 
@@ -134,7 +150,23 @@ const serviceMessages = {
   invalid_code: 'That code is wrong or has expired. Check the latest email, or send a new code.',
   already_verified: 'Your email is verified already.',
   recovery_disabled: "This service doesn't offer getting back in by email. Sign in with a passkey you still have.",
+  invalid_ticket: 'This enrolment link has been used or has expired. Ask for a new one.',
 };
+
+// The codes of a registration's finish that used its challenge up (the first finish that
+// presents a challenge spends it, whatever then happens). In an enrolment the ticket went
+// at the start, so nothing is left to try again with.
+const spentChallenge = ['registration_failed', 'unknown_challenge', 'challenge_expired'];
+const spentEnrolment = "Your passkey couldn't be created, and this enrolment link is now used up. Ask for a new one.";
+
+/**
+ * Whether an enrolment has nothing left to try again with: the ticket was refused, or the
+ * challenge it bought was used up. Anything else (a cancelled prompt, no answer, 429) leaves
+ * the challenge to be tried again.
+ */
+function enrolmentEnded(error) {
+  return error instanceof ServiceError && (error.code === 'invalid_ticket' || spentChallenge.includes(error.code));
+}
 
 /** "42 seconds", "1 minute", "59 minutes": a wait that a 429's Retry-After names, rounded up to minutes past one. */
 function waitText(seconds) {
@@ -146,16 +178,20 @@ function waitText(seconds) {
 /**
  * What to tell a person about a failure, as { code, message }; null when there is
  * nothing to say (a ceremony was aborted because the page started another one).
- * `ceremony` names what was attempted: 'registration' or 'authentication'.
+ * `ceremony` names what was attempted: 'registration', 'enrolment' (a registration by
+ * ticket) or 'authentication'.
  */
 function describeError(error, ceremony) {
+  const creating = ceremony === 'registration' || ceremony === 'enrolment';
   if (error instanceof ServiceError) {
     const code = error.code === 'unauthorized' ? 'session_expired' : error.code;
     const waitFor = error.code === 'rate_limited' ? error.retryAfter : undefined;
     const message = waitFor
       ? `Too many attempts. Try again in ${waitText(waitFor)}.`
-      : (serviceMessages[error.code] ??
-        (error.status >= 500 ? 'Something went wrong on our side. Try again in a moment.' : `The service refused this request: ${error.message}`));
+      : ceremony === 'enrolment' && spentChallenge.includes(error.code)
+        ? spentEnrolment
+        : (serviceMessages[error.code] ??
+          (error.status >= 500 ? 'Something went wrong on our side. Try again in a moment.' : `The service refused this request: ${error.message}`));
     return { code, message };
   }
   switch (error?.name) {
@@ -163,7 +199,7 @@ function describeError(error, ceremony) {
       return null;
     case 'NotAllowedError':
       // The browser does not tell "cancelled" from "no passkey here", by design (privacy).
-      return ceremony === 'registration'
+      return creating
         ? { code: 'cancelled', message: 'No passkey was created: the request was cancelled or timed out. Try again when you are ready.' }
         : {
             code: 'cancelled',

@@ -16,3 +16,6 @@ export const inboxUrl = 'http://127.0.0.1:2526';
 
 /** The system Chromium: Playwright's own browser download is not used. */
 export const chromiumPath = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
+
+/** The services' admin key (ADMIN_API_KEYS): the tests and the embedding site's backend act as a site's backend with it. */
+export const adminApiKey = 'e2e-admin-key-0123456789abcdef';

@@ -13,14 +13,15 @@ declare global {
   }
 }
 
-export async function openHostPage(page: Page, origin: string): Promise<void> {
+/** Opens `path` (the sign-in page unless given) of the embedding site at `origin`. */
+export async function openHostPage(page: Page, origin: string, path = '/'): Promise<void> {
   await page.addInitScript(() => {
     window.passkeyEvents = [];
     for (const type of ['passkey:signed-in', 'passkey:error'] as const) {
       document.addEventListener(type, (event) => window.passkeyEvents.push({ type, detail: (event as CustomEvent).detail }));
     }
   });
-  await page.goto(`${origin}/`);
+  await page.goto(`${origin}${path}`);
 }
 
 export const embedEvents = (page: Page) => page.evaluate(() => window.passkeyEvents);

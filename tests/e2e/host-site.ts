@@ -3,8 +3,12 @@
 // (embedHostOrigin) and on one the service does not list (unlistedOrigin). The site
 // has a strict CSP of its own (no inline script, no eval, styles by hash only) and
 // global styles of the kind that leak into widgets, so the tests see what a real site does.
+// Its backend also enrols: /enrol?user=<id>&on=script|element mints a ticket for that
+// user with the admin API and renders it as data-ticket on the script or the element;
+// /enrol?ticket=<ticket> renders one minted earlier.
 import { createHash } from 'node:crypto';
-import { createServer } from 'node:http';
+import { createServer, type ServerResponse } from 'node:http';
+import { createTicket } from './admin.js';
 import { embedHostOrigin, serviceUrl, unlistedOrigin } from './env.js';
 
 const styles = `
@@ -26,7 +30,11 @@ const policy = [
   "frame-ancestors 'none'",
 ].join('; ');
 
-const page = `<!doctype html>
+const attribute = (value: string) => value.replace(/&/g, '&amp;').replace(/"/g, '&quot;').replace(/</g, '&lt;');
+
+const page = ({ heading, ticketOn, ticket }: { heading: string; ticketOn?: 'script' | 'element'; ticket?: string }) => {
+  const ticketAttribute = ticket === undefined ? '' : ` data-ticket="${attribute(ticket)}"`;
+  return `<!doctype html>
 <html lang="en">
 <head>
   <meta charset="utf-8">
@@ -37,18 +45,32 @@ const page = `<!doctype html>
 <body>
   <header><strong>Example Shop</strong></header>
   <main>
-    <h1>Sign in to your account</h1>
+    <h1>${heading}</h1>
     <p>See your orders and check out faster.</p>
-    <div id="sign-in"></div>
+    <div id="sign-in"${ticketOn === 'element' ? ticketAttribute : ''}></div>
     <button type="button">Continue as a guest</button>
   </main>
-  <script src="${serviceUrl}/embed.js" data-target="#sign-in"></script>
+  <script src="${serviceUrl}/embed.js" data-target="#sign-in"${ticketOn === 'script' ? ticketAttribute : ''}></script>
 </body>
 </html>`;
+};
+
+const html = (res: ServerResponse, body: string) =>
+  res.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8', 'Content-Security-Policy': policy, 'Cache-Control': 'no-store' }).end(body);
 
 for (const origin of [embedHostOrigin, unlistedOrigin]) {
   createServer((req, res) => {
-    if (req.url !== '/') return void res.writeHead(204).end(); // favicon and the like
-    res.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8', 'Content-Security-Policy': policy }).end(page);
+    const url = new URL(req.url ?? '/', origin);
+    if (url.pathname === '/') return html(res, page({ heading: 'Sign in to your account' }));
+    if (url.pathname === '/enrol') {
+      const ticketOn = url.searchParams.get('on') === 'element' ? 'element' : 'script';
+      const given = url.searchParams.get('ticket');
+      const minted = given === null ? createTicket(url.searchParams.get('user') ?? '') : Promise.resolve({ ticket: given });
+      return void minted.then(
+        ({ ticket }) => html(res, page({ heading: 'Set up your account', ticketOn, ticket })),
+        (error: unknown) => res.writeHead(500, { 'Content-Type': 'text/plain' }).end(String(error)),
+      );
+    }
+    res.writeHead(204).end(); // favicon and the like
   }).listen(Number(new URL(origin).port), '127.0.0.1');
 }
