@@ -12,6 +12,7 @@ import * as m0007 from './0007_add_session_credential.js';
 import * as m0008 from './0008_session_auth_time.js';
 import * as m0009 from './0009_email_ownership.js';
 import * as m0010 from './0010_admin.js';
+import * as m0011 from './0011_webhooks.js';
 
 export const migrations: Record<string, Migration> = {
   '0001_create_users': m0001,
@@ -24,4 +25,5 @@ export const migrations: Record<string, Migration> = {
   '0008_session_auth_time': m0008,
   '0009_email_ownership': m0009,
   '0010_admin': m0010,
+  '0011_webhooks': m0011,
 };

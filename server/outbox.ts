@@ -1,10 +1,12 @@
 // The outbox worker: delivers what committed changes queued (server/db/outbox.ts),
-// at least once, by topic ('email'; any topic with a handler). Rules:
+// at least once, by topic ('email', 'webhook'). Rules:
 // - A row is claimed with a lease before its handler runs; a crash mid-delivery
 //   leaves it to be claimed again when the lease runs out (so a receiver may see a
 //   delivery twice, never none).
 // - A handler that throws is retried with growing, jittered delays for `retryForSeconds`
 //   after the row was queued, then the row is marked failed; a PermanentFailure fails it at once.
+// - At most `batchSize` deliveries run at once per instance, each settled on its own; rows
+//   of one key (a webhook endpoint) one at a time (db/outbox.ts), so no receiver holds up another.
 // - Each instance polls every `pollMs` (rows other instances queued, retries that came
 //   due) and is woken at once when a request of its own queued something.
 import type { Deps } from './deps.js';
@@ -66,17 +68,17 @@ export function startOutboxWorker(deps: Deps, handlers: Record<string, OutboxHan
   const { log } = deps;
   let running = true;
   let timer: NodeJS.Timeout | undefined;
-  let draining: Promise<void> | undefined;
-  let wokenWhileDraining = false;
+  let claiming: Promise<void> | undefined;
+  let wokenWhileClaiming = false;
+  const inFlight = new Set<Promise<void>>();
 
-  /** Delivers one message; a failure is recorded at once. Returns whether it was delivered. */
-  async function deliver(message: ClaimedMessage): Promise<boolean> {
+  /** Delivers one claimed row and settles it: sent, due again later, or failed. */
+  async function settle(message: ClaimedMessage): Promise<void> {
     const handler = handlers[message.topic];
     const now = deps.now();
     try {
       if (!handler) throw new Error(`no handler for topic ${message.topic}`);
       await handler(JSON.parse(message.payload), message);
-      return true;
     } catch (error) {
       const reason = error instanceof Error ? error.message : String(error);
       const expired = now.getTime() - Date.parse(message.created_at) >= options.retryForSeconds * 1000;
@@ -89,44 +91,45 @@ export function startOutboxWorker(deps: Deps, handlers: Record<string, OutboxHan
         failed ? 'delivery failed for good' : 'delivery failed: will retry',
       );
       options.onResult?.(message.topic, failed ? 'failed' : 'retry');
-      return false;
+      return;
+    }
+    if (await markDelivered(deps.db, message, deps.now().toISOString())) {
+      log.info({ outboxId: message.id, topic: message.topic, attempts: message.attempts }, 'delivered');
+      options.onResult?.(message.topic, 'sent');
     }
   }
 
-  async function drain() {
-    while (running) {
-      const claimed = await claimDueMessages(deps.db, deps.now(), options.leaseSeconds, options.batchSize);
-      const outcomes = await Promise.all(claimed.map((message) => deliver(message)));
-      // The delivered rows of one claim are marked in one write.
-      const marked = new Set(
-        await markDelivered(
-          deps.db,
-          claimed.filter((_, i) => outcomes[i]),
-          deps.now().toISOString(),
-        ),
-      );
+  // Claims while there is room, and starts each delivery without waiting for the others:
+  // a receiver that hangs keeps one slot (its key's) and no more.
+  async function claim() {
+    while (running && inFlight.size < options.batchSize) {
+      const claimed = await claimDueMessages(deps.db, deps.now(), options.leaseSeconds, options.batchSize - inFlight.size);
+      if (claimed.length === 0) return;
       for (const message of claimed) {
-        if (!marked.has(message.id)) continue;
-        log.info({ outboxId: message.id, topic: message.topic, attempts: message.attempts }, 'delivered');
-        options.onResult?.(message.topic, 'sent');
+        const delivery: Promise<void> = settle(message)
+          .catch((error: unknown) => log.warn({ err: error, outboxId: message.id }, 'outbox: could not settle a delivery'))
+          .finally(() => {
+            inFlight.delete(delivery);
+            tick();
+          });
+        inFlight.add(delivery);
       }
-      if (claimed.length < options.batchSize) return;
     }
   }
 
   function tick() {
     if (!running) return;
-    if (draining) {
-      wokenWhileDraining = true;
+    if (claiming) {
+      wokenWhileClaiming = true;
       return;
     }
     clearTimeout(timer);
-    draining = drain()
+    claiming = claim()
       .catch((error: unknown) => log.warn({ err: error }, 'outbox: could not claim deliveries'))
       .finally(() => {
-        draining = undefined;
-        const again = wokenWhileDraining;
-        wokenWhileDraining = false;
+        claiming = undefined;
+        const again = wokenWhileClaiming;
+        wokenWhileClaiming = false;
         if (running) {
           timer = setTimeout(tick, again ? 0 : options.pollMs);
           timer.unref();
@@ -142,7 +145,8 @@ export function startOutboxWorker(deps: Deps, handlers: Record<string, OutboxHan
       running = false;
       unsubscribe();
       clearTimeout(timer);
-      await draining;
+      await claiming;
+      await Promise.all(inFlight);
     },
   };
 }

@@ -1,101 +1,118 @@
-// The outbox: what a committed change promised to deliver (an email), written in
-// the change's own transaction, then delivered by a worker (server/outbox.ts).
+// The outbox: what a committed change promised to deliver (an email, a webhook), written
+// in the change's own transaction, then delivered by a worker (server/outbox.ts).
 // A row is claimed with a lease: only the claim's holder may settle it, and a row
 // whose holder died is claimed again once its lease runs out, so every row is
-// delivered at least once whatever crashes.
+// delivered at least once whatever crashes. Rows that share a `key` (a webhook
+// endpoint) are claimed one at a time: a slow or failing receiver holds one slot only.
 import { randomUUID } from 'node:crypto';
-import { PostgresAdapter } from 'kysely';
+import { sql } from 'kysely';
 import { uuidv7 } from 'uuidv7';
 import type { Db, OutboxTable } from './schema.js';
 
-/** Queues one delivery of `topic`; call it inside the transaction of the change that promises it. */
-export async function insertOutboxMessage(db: Db, topic: string, payload: unknown, now: string): Promise<string> {
-  const id = uuidv7();
-  await db
-    .insertInto('outbox')
-    .values({
-      id,
-      topic,
-      payload: JSON.stringify(payload),
-      status: 'pending',
-      attempts: 0,
-      next_attempt_at: now,
-      lease_id: null,
-      lease_until: null,
-      last_error: null,
-      created_at: now,
-      done_at: null,
-    })
-    .execute();
-  return id;
+export interface NewOutboxMessage {
+  topic: string;
+  payload: unknown;
+  key?: string | null;
 }
 
-export type ClaimedMessage = Pick<OutboxTable, 'id' | 'topic' | 'payload' | 'attempts' | 'created_at' | 'lease_id'> & { lease_id: string };
+/** Queues deliveries, in one statement; call it inside the transaction of the change that promises them. */
+export async function insertOutboxMessages(db: Db, messages: NewOutboxMessage[], now: string): Promise<void> {
+  if (messages.length === 0) return;
+  await db
+    .insertInto('outbox')
+    .values(
+      messages.map((message) => ({
+        id: uuidv7(),
+        topic: message.topic,
+        key: message.key ?? null,
+        payload: JSON.stringify(message.payload),
+        status: 'pending' as const,
+        attempts: 0,
+        next_attempt_at: now,
+        lease_id: null,
+        lease_until: null,
+        last_error: null,
+        created_at: now,
+        done_at: null,
+      })),
+    )
+    .execute();
+}
+
+/** Queues one delivery of `topic`; call it inside the transaction of the change that promises it. */
+export async function insertOutboxMessage(db: Db, topic: string, payload: unknown, now: string): Promise<void> {
+  await insertOutboxMessages(db, [{ topic, payload }], now);
+}
+
+export type ClaimedMessage = Pick<OutboxTable, 'id' | 'topic' | 'key' | 'payload' | 'attempts' | 'created_at'> & { lease_id: string };
 
 /**
- * Claims up to `limit` due rows for `leaseSeconds`: one UPDATE, so of several workers
- * (instances) each row goes to one. PostgreSQL skips rows another worker is claiming
- * (FOR UPDATE SKIP LOCKED); SQLite has one writer at a time. A read comes first, so
- * that an idle poll writes nothing (no lock, no fsync).
+ * Claims up to `limit` due rows for `leaseSeconds`: the oldest due row of each key whose
+ * rows are not being delivered already (each keyless row on its own), in one UPDATE that
+ * checks each row's lease again, so of several workers (instances) each row goes to one.
+ * A read comes first, so that an idle poll writes nothing (no lock, no fsync).
  */
 export async function claimDueMessages(db: Db, now: Date, leaseSeconds: number, limit: number): Promise<ClaimedMessage[]> {
   const at = now.toISOString();
   const leaseId = randomUUID();
   const leaseUntil = new Date(now.getTime() + leaseSeconds * 1000).toISOString();
-  const postgres = db.getExecutor().adapter instanceof PostgresAdapter;
-  const dueRows = () =>
-    db
-      .selectFrom('outbox')
-      .select('id')
-      .where('status', '=', 'pending')
-      .where('next_attempt_at', '<=', at)
-      .where((eb) => eb.or([eb('lease_until', 'is', null), eb('lease_until', '<=', at)]))
-      .orderBy('next_attempt_at')
-      .limit(limit);
-  if (!(await dueRows().executeTakeFirst())) return [];
-  let due = dueRows();
-  if (postgres) due = due.forUpdate().skipLocked();
+  const due = db
+    .selectFrom('outbox')
+    .where('status', '=', 'pending')
+    .where('next_attempt_at', '<=', at)
+    .where((eb) => eb.or([eb('lease_until', 'is', null), eb('lease_until', '<=', at)]))
+    .where((eb) =>
+      eb.or([
+        eb('key', 'is', null),
+        eb(
+          'key',
+          'not in',
+          eb.selectFrom('outbox as busy').select('busy.key').where('busy.key', 'is not', null).where('busy.status', '=', 'pending').where('busy.lease_until', '>', at),
+        ),
+      ]),
+    );
+  if (!(await due.select('id').limit(1).executeTakeFirst())) return [];
+  const oldestOfEachKey = due
+    .select((eb) => eb.fn.min('id').as('id'))
+    .groupBy(sql`coalesce(key, id)`)
+    .orderBy((eb) => eb.fn.min('next_attempt_at'))
+    .limit(limit);
   const rows = await db
     .updateTable('outbox')
     .set((eb) => ({ lease_id: leaseId, lease_until: leaseUntil, attempts: eb('attempts', '+', 1) }))
-    .where('id', 'in', due)
+    .where('id', 'in', oldestOfEachKey)
     // Checked again on the row itself: a concurrent claim that won it changed these.
     .where('status', '=', 'pending')
     .where((eb) => eb.or([eb('lease_until', 'is', null), eb('lease_until', '<=', at)]))
-    .returning(['id', 'topic', 'payload', 'attempts', 'created_at', 'lease_id'])
+    .returning(['id', 'topic', 'key', 'payload', 'attempts', 'created_at', 'lease_id'])
     .execute();
   return rows as ClaimedMessage[];
 }
 
-/**
- * Delivered, in one statement for the rows of one claim: their payloads (which may hold
- * a code) are erased. Returns the ids marked; a row whose lease was lost is not among them.
- */
-export async function markDelivered(db: Db, messages: ClaimedMessage[], now: string): Promise<string[]> {
-  if (messages.length === 0) return [];
-  const rows = await db
+// An email's body may hold a code: it goes as soon as the row is settled. Other payloads
+// (a webhook's event: no secret in it) stay, so that a failed delivery can be sent again.
+const settledPayload = (message: ClaimedMessage) => (message.topic === 'email' ? '' : message.payload);
+
+/** Delivered. False if the lease was lost (another worker has the row now). */
+export async function markDelivered(db: Db, message: ClaimedMessage, now: string): Promise<boolean> {
+  const result = await db
     .updateTable('outbox')
-    .set({ status: 'sent', payload: '', done_at: now, lease_id: null, lease_until: null, last_error: null })
-    .where(
-      'id',
-      'in',
-      messages.map((message) => message.id),
-    )
-    .where('lease_id', '=', messages[0]!.lease_id)
-    .returning('id')
-    .execute();
-  return rows.map((row) => row.id);
+    .set({ status: 'sent', payload: settledPayload(message), done_at: now, lease_id: null, lease_until: null, last_error: null })
+    .where('id', '=', message.id)
+    .where('lease_id', '=', message.lease_id)
+    .executeTakeFirst();
+  return result.numUpdatedRows === 1n;
 }
 
-/** Not delivered: try again at `nextAttemptAt`, or never (`failed`, payload erased). */
-export async function markUndelivered(db: Db, message: ClaimedMessage, outcome: { error: string; nextAttemptAt?: string; now: string }): Promise<void> {
+/** Not delivered: try again at `nextAttemptAt`, or never (`failed`). */
+export async function markUndelivered(db: Db, message: ClaimedMessage, outcome: { error: string; nextAttemptAt?: string | undefined; now: string }): Promise<void> {
   const failed = outcome.nextAttemptAt === undefined;
   await db
     .updateTable('outbox')
     .set({
       status: failed ? 'failed' : 'pending',
       next_attempt_at: outcome.nextAttemptAt ?? outcome.now,
-      payload: failed ? '' : message.payload,
+      payload: failed ? settledPayload(message) : message.payload,
       done_at: failed ? outcome.now : null,
       lease_id: null,
       lease_until: null,
@@ -104,6 +121,18 @@ export async function markUndelivered(db: Db, message: ClaimedMessage, outcome: 
     .where('id', '=', message.id)
     .where('lease_id', '=', message.lease_id)
     .execute();
+}
+
+/** A failed row of `key` due again now, with a fresh retry window. False if there is no such row. */
+export async function retryFailed(db: Db, key: string, id: string, now: string): Promise<boolean> {
+  const result = await db
+    .updateTable('outbox')
+    .set({ status: 'pending', attempts: 0, next_attempt_at: now, created_at: now, done_at: null, last_error: null })
+    .where('id', '=', id)
+    .where('key', '=', key)
+    .where('status', '=', 'failed')
+    .executeTakeFirst();
+  return result.numUpdatedRows === 1n;
 }
 
 /** When the oldest undelivered row of each topic was queued. */

@@ -114,8 +114,9 @@ export type OutboxStatus = 'pending' | 'sent' | 'failed';
 /** Something a committed change promised to deliver (an email), until it is delivered. */
 export interface OutboxTable {
   id: string; // UUIDv7: older first
-  topic: string; // which handler delivers it: 'email'
-  payload: string; // JSON for the handler; emptied once delivered
+  topic: string; // which handler delivers it: 'email', 'webhook'
+  key: string | null; // rows of one key go one at a time (a webhook endpoint's id); null: no such bound
+  payload: string; // JSON for the handler; an email's is emptied once settled (it may hold a code)
   status: OutboxStatus;
   attempts: number;
   next_attempt_at: string;
@@ -137,6 +138,18 @@ export interface AuditEventsTable {
   created_at: string;
 }
 
+/** A receiver of webhooks, registered through the admin API. */
+export interface WebhookEndpointsTable {
+  id: string;
+  url: string;
+  events: string; // JSON array of event types; empty: every type
+  secret: string; // whsec_…: it must sign, so it is stored as it is
+  previous_secret: string | null; // the secret a rotation replaced: it signs too until previous_secret_until
+  previous_secret_until: string | null;
+  created_by: string; // the admin key's fingerprint
+  created_at: string;
+}
+
 export interface Database {
   users: UsersTable;
   credentials: CredentialsTable;
@@ -148,6 +161,7 @@ export interface Database {
   email_codes: EmailCodesTable;
   outbox: OutboxTable;
   enrollment_tickets: EnrollmentTicketsTable;
+  webhook_endpoints: WebhookEndpointsTable;
 }
 
 export type Db = Kysely<Database>;
