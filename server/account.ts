@@ -10,6 +10,7 @@ import { lockUser, requireUser } from './db/users.js';
 import { AppError } from './errors.js';
 import { toCredentialJSON, type CredentialJSON } from './ceremonies/credential-json.js';
 import { requireRecentAuth, type SessionClaims } from './tokens/session-tokens.js';
+import { notifyWebhooks, queueWebhookEvent, queueWebhookEvents, sessionsRevoked } from './webhooks/events.js';
 
 export async function getProfile(deps: Deps, userId: string) {
   const user = await requireUser(deps.db, userId);
@@ -25,11 +26,14 @@ const notFound = () => new AppError('not_found', 'No such passkey on this accoun
 const audit = (deps: Deps, context: RequestContext, userId: string) => auditEnvelope(userId, context, deps.now().toISOString());
 
 export async function renamePasskey(deps: Deps, userId: string, id: string, name: string, context: RequestContext = {}): Promise<CredentialJSON> {
-  return deps.db.transaction().execute(async (trx) => {
+  const { renamed, hooks } = await deps.db.transaction().execute(async (trx) => {
     if (!(await renameCredential(trx, userId, id, name))) throw notFound();
     await insertAuditEvent(trx, { ...audit(deps, context, userId), type: 'passkey.renamed', credential_id: id, detail: name });
-    return toCredentialJSON((await findCredentialById(trx, id))!);
+    const hooks = await queueWebhookEvent(trx, deps, 'passkey.renamed', { userId, credentialId: id });
+    return { renamed: toCredentialJSON((await findCredentialById(trx, id))!), hooks };
   });
+  notifyWebhooks(deps, hooks);
+  return renamed;
 }
 
 /**
@@ -39,16 +43,18 @@ export async function renamePasskey(deps: Deps, userId: string, id: string, name
 export async function deletePasskey(deps: Deps, session: SessionClaims, id: string, context: RequestContext = {}): Promise<void> {
   requireRecentAuth(deps, session);
   const { sub: userId, jti: currentJti } = session;
-  await deps.db.transaction().execute(async (trx) => {
+  const hooks = await deps.db.transaction().execute(async (trx) => {
     // Serialise deletions per account, so two concurrent deletes cannot both pass the guard.
     await lockUser(trx, userId);
     const passkeys = await listCredentialsByUser(trx, userId);
     if (!passkeys.some((passkey) => passkey.id === id)) throw notFound();
     if (passkeys.length <= 1) throw new AppError('last_credential', 'This is the only passkey of the account: add another before deleting it');
     await deleteCredential(trx, userId, id);
-    await revokeSessionsOfCredential(trx, id, currentJti, deps.now().toISOString());
+    const ended = await revokeSessionsOfCredential(trx, id, currentJti, deps.now().toISOString());
     await insertAuditEvent(trx, { ...audit(deps, context, userId), type: 'passkey.deleted', credential_id: id });
+    return queueWebhookEvents(trx, deps, [{ type: 'passkey.deleted', data: { userId, credentialId: id } }, ...sessionsRevoked(userId, ended)]);
   });
+  notifyWebhooks(deps, hooks);
 }
 
 export interface AuditEventJSON {
@@ -96,19 +102,22 @@ export async function listSessions(deps: Deps, session: SessionClaims): Promise<
 
 /** Ends one live session of the account (the caller's own included). */
 export async function endSession(deps: Deps, session: SessionClaims, id: string, context: RequestContext = {}): Promise<void> {
-  await deps.db.transaction().execute(async (trx) => {
+  const hooks = await deps.db.transaction().execute(async (trx) => {
     const event = audit(deps, context, session.sub);
     if (!(await revokeSessionOfUser(trx, session.sub, id, event.created_at))) throw new AppError('not_found', 'No such session on this account');
     await insertAuditEvent(trx, { ...event, type: 'session.revoked', detail: id });
+    return queueWebhookEvents(trx, deps, sessionsRevoked(session.sub, [id]));
   });
+  notifyWebhooks(deps, hooks);
 }
 
 /** "Sign out everywhere else": ends every live session of the account but the caller's, in one statement. */
 export async function endOtherSessions(deps: Deps, session: SessionClaims, context: RequestContext = {}): Promise<void> {
-  await deps.db.transaction().execute(async (trx) => {
+  const hooks = await deps.db.transaction().execute(async (trx) => {
     const event = audit(deps, context, session.sub);
-    for (const jti of await revokeOtherSessions(trx, session.sub, session.jti, event.created_at)) {
-      await insertAuditEvent(trx, { ...event, type: 'session.revoked', detail: jti });
-    }
+    const ended = await revokeOtherSessions(trx, session.sub, session.jti, event.created_at);
+    for (const jti of ended) await insertAuditEvent(trx, { ...event, type: 'session.revoked', detail: jti });
+    return queueWebhookEvents(trx, deps, sessionsRevoked(session.sub, ended));
   });
+  notifyWebhooks(deps, hooks);
 }

@@ -19,6 +19,7 @@ import type { Db, UsersTable } from './db/schema.js';
 import { revokeSessionsOfCredential, revokeSessionsOfUser } from './db/sessions.js';
 import { accountExists, findUserByEmail, findUserByExternalId, findUserById, insertUser, lockUser } from './db/users.js';
 import { AppError } from './errors.js';
+import { notifyWebhooks, queueWebhookEvent, queueWebhookEvents, sessionsRevoked } from './webhooks/events.js';
 import { newChallenge } from './ceremonies/challenges.js';
 import { toCredentialJSON, type CredentialJSON } from './ceremonies/credential-json.js';
 import { creationOptions, type StartedCeremony } from './ceremonies/registration.js';
@@ -99,7 +100,7 @@ export async function createUser(
 ): Promise<UserJSON> {
   const id = randomUUID();
   const now = deps.now().toISOString();
-  await deps.db
+  const hooks = await deps.db
     .transaction()
     .execute(async (trx) => {
       if (await findUserByEmail(trx, input.email)) throw accountExists();
@@ -116,10 +117,15 @@ export async function createUser(
         external_id: input.externalId ?? null,
       });
       await insertAuditEvent(trx, event(deps, context, id, { type: 'user.created', detail: input.emailVerified ? 'email vouched for' : null }));
+      return queueWebhookEvents(trx, deps, [
+        { type: 'user.created', data: { userId: id } },
+        ...(input.emailVerified ? [{ type: 'user.email_verified' as const, data: { userId: id } }] : []),
+      ]);
     })
     .catch(async (error: unknown) => {
       throw isUniqueViolation(error) ? await whichTaken(deps, error, input.email, input.externalId) : error;
     });
+  notifyWebhooks(deps, hooks);
   return findUser(deps.db, id);
 }
 
@@ -156,7 +162,7 @@ export async function updateUser(
   context: AdminContext,
 ): Promise<UserJSON> {
   const now = deps.now().toISOString();
-  await deps.db
+  const hooks = await deps.db
     .transaction()
     .execute(async (trx) => {
       const user = await holdUser(trx, id);
@@ -173,26 +179,31 @@ export async function updateUser(
         if (input.emailVerified) await trx.deleteFrom('email_codes').where('user_id', '=', id).where('purpose', '=', 'verify').execute();
       }
       const fields = Object.keys(input).filter((key) => input[key as keyof typeof input] !== undefined);
-      if (fields.length === 0) return;
+      if (fields.length === 0) return 0;
       await trx.updateTable('users').set(changes).where('id', '=', id).execute();
       await insertAuditEvent(trx, event(deps, context, id, { type: 'user.updated', detail: fields.join(', ') }));
+      const newlyVerified = input.emailVerified === true && user.email_verified_at === null;
+      return queueWebhookEvents(trx, deps, newlyVerified ? [{ type: 'user.email_verified', data: { userId: id } }] : []);
     })
     .catch(async (error: unknown) => {
       throw isUniqueViolation(error) ? await whichTaken(deps, error, undefined, input.externalId) : error;
     });
+  notifyWebhooks(deps, hooks);
   return findUser(deps.db, id);
 }
 
 /** Removes every row about the user at once; one `user.deleted` event remains. */
 export async function deleteUser(deps: Deps, id: string, context: AdminContext): Promise<void> {
-  await deps.db.transaction().execute(async (trx) => {
+  const hooks = await deps.db.transaction().execute(async (trx) => {
     await lockUser(trx, id);
     await trx.deleteFrom('audit_events').where('user_id', '=', id).execute();
     // Passkeys, sessions, challenges, codes and tickets go with the row (ON DELETE CASCADE).
     const deleted = await trx.deleteFrom('users').where('id', '=', id).executeTakeFirst();
     if (deleted.numDeletedRows !== 1n) throw notFound();
     await insertAuditEvent(trx, event(deps, context, id, { type: 'user.deleted' }));
+    return queueWebhookEvent(trx, deps, 'user.deleted', { userId: id });
   });
+  notifyWebhooks(deps, hooks);
 }
 
 export async function listUserPasskeys(deps: Deps, id: string): Promise<CredentialJSON[]> {
@@ -202,21 +213,25 @@ export async function listUserPasskeys(deps: Deps, id: string): Promise<Credenti
 
 /** Removes a passkey (the last one too) and ends the sessions it opened. */
 export async function deleteUserPasskey(deps: Deps, id: string, credentialId: string, context: AdminContext): Promise<void> {
-  await deps.db.transaction().execute(async (trx) => {
+  const hooks = await deps.db.transaction().execute(async (trx) => {
     if (!(await deleteCredential(trx, id, credentialId))) throw new AppError('not_found', 'No such passkey on this user');
-    await revokeSessionsOfCredential(trx, credentialId, '', deps.now().toISOString());
+    const ended = await revokeSessionsOfCredential(trx, credentialId, '', deps.now().toISOString());
     await insertAuditEvent(trx, event(deps, context, id, { type: 'passkey.deleted', credential_id: credentialId }));
+    return queueWebhookEvents(trx, deps, [{ type: 'passkey.deleted', data: { userId: id, credentialId } }, ...sessionsRevoked(id, ended)]);
   });
+  notifyWebhooks(deps, hooks);
 }
 
 /** Ends every live session of the user. */
 export async function revokeUserSessions(deps: Deps, id: string, context: AdminContext): Promise<void> {
   const now = deps.now().toISOString();
-  await deps.db.transaction().execute(async (trx) => {
+  const hooks = await deps.db.transaction().execute(async (trx) => {
     await holdUser(trx, id);
     const ended = await revokeSessionsOfUser(trx, id, now);
-    await insertAuditEvent(trx, event(deps, context, id, { type: 'sessions.revoked', detail: `${ended} sessions` }));
+    await insertAuditEvent(trx, event(deps, context, id, { type: 'sessions.revoked', detail: `${ended.length} sessions` }));
+    return queueWebhookEvents(trx, deps, sessionsRevoked(id, ended));
   });
+  notifyWebhooks(deps, hooks);
 }
 
 const ticketHash = (ticket: string) => createHash('sha256').update(ticket).digest('hex');

@@ -8,6 +8,7 @@ import { migrate, openDatabase } from './db/connect.js';
 import { createAssertionVerifier } from './ceremonies/assertion.js';
 import { OutboxSignal } from './outbox.js';
 import { loadServerSecret } from './secrets.js';
+import { WebhookSubscriptions } from './webhooks/events.js';
 import { loadSigningKeys } from './tokens/signing-keys.js';
 
 export async function openDeps(config: Config, log: Logger, now: () => Date = () => new Date()): Promise<Deps> {
@@ -23,9 +24,11 @@ export async function openDeps(config: Config, log: Logger, now: () => Date = ()
     await migrate(db);
     const keys = await loadSigningKeys(db, now());
     const serverSecret = await loadServerSecret(db, now());
+    const webhooks = new WebhookSubscriptions(db);
+    await webhooks.load();
     // Imported on demand: without REDIS_URL the client never loads.
     const redis = config.redisUrl ? await (await import('./redis.js')).connectRedis(config.redisUrl, log) : undefined;
-    return { config, db, keys, serverSecret, assertionVerifier: createAssertionVerifier(), now, log, redis, outbox: new OutboxSignal() };
+    return { config, db, keys, serverSecret, assertionVerifier: createAssertionVerifier(), now, log, redis, outbox: new OutboxSignal(), webhooks };
   } catch (error) {
     await db.destroy();
     throw error;

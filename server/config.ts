@@ -43,6 +43,8 @@ export interface Config {
   auditRetentionDays: number;
   shutdownTimeoutSeconds: number;
   email: EmailConfig;
+  /** Webhook URLs may be http and reach private addresses (development, tests); default on localhost only. */
+  webhookAllowPrivateUrls: boolean;
 }
 
 /** How the service sends the emails it promises (server/email/). */
@@ -363,5 +365,6 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     auditRetentionDays: integer(env, 'AUDIT_RETENTION_DAYS', 365, 1, 36_500),
     shutdownTimeoutSeconds: integer(env, 'SHUTDOWN_TIMEOUT_SECONDS', 10, 1, 600),
     email: emailConfig(env, rpId, rpName),
+    webhookAllowPrivateUrls: boolean(env, 'WEBHOOK_ALLOW_PRIVATE_URLS', rpId === 'localhost'),
   };
 }

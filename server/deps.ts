@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import type { AssertionVerifier } from './ceremonies/assertion.js';
 import type { Config } from './config.js';
 import type { OutboxSignal } from './outbox.js';
+import type { WebhookSubscriptions } from './webhooks/events.js';
 import type { SharedCounters } from './redis.js';
 import type { Db } from './db/schema.js';
 import type { SigningKeys } from './tokens/signing-keys.js';
@@ -28,6 +29,8 @@ export interface Deps {
   log: Logger;
   /** Told after a transaction that queued a delivery commits, so a worker sends it at once. */
   outbox: OutboxSignal;
+  /** Which webhook endpoints want which event types, kept in memory. */
+  webhooks: WebhookSubscriptions;
   /** Shared rate-limit counters, when REDIS_URL is set. */
   redis?: SharedCounters | undefined;
 }

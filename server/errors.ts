@@ -13,6 +13,7 @@ export const statusByCode = {
   unknown_challenge: 400,
   invalid_code: 400,
   invalid_ticket: 400,
+  invalid_webhook_url: 400,
   unauthorized: 401,
   authentication_failed: 401,
   reauthentication_required: 403,

@@ -12,7 +12,7 @@ import type { Deps } from './deps.js';
 import { createMetrics } from './http/metrics.js';
 import { createServer } from './http/server.js';
 import { createLogger } from './logger.js';
-import { startEmailDelivery } from './email/delivery.js';
+import { startDelivery } from './delivery.js';
 import { startSweeping } from './sweep.js';
 import { startReloadingKeys } from './tokens/signing-keys.js';
 
@@ -39,7 +39,7 @@ try {
 const stopSweeping = startSweeping(deps);
 const stopReloadingKeys = startReloadingKeys(deps);
 const metrics = createMetrics(deps);
-const emailDelivery = startEmailDelivery(deps, { onResult: metrics.outboxResult });
+const delivery = startDelivery(deps, { onResult: metrics.outboxResult, onWebhookAttempt: metrics.webhookAttempt });
 if (config.email.delivery === 'log') {
   log.warn("emails are printed in the service's log, not sent (no SMTP_URL): set SMTP_URL to send them");
 }
@@ -117,7 +117,7 @@ function shutdown(signal: string) {
   server.close(() => {
     clearTimeout(deadline);
     clearInterval(reaper);
-    void emailDelivery
+    void delivery
       .stop()
       .then(() => closeDeps(deps))
       .then(

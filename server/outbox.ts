@@ -14,13 +14,13 @@ import { claimDueMessages, markDelivered, markUndelivered, type ClaimedMessage }
 
 /** Told by request code after the transaction that queued a row committed, so a worker wakes. */
 export class OutboxSignal {
-  private readonly listeners = new Set<(topic: string) => void>();
+  private readonly listeners = new Set<(topic: string, count: number) => void>();
 
-  queued(topic: string): void {
-    for (const listener of this.listeners) listener(topic);
+  queued(topic: string, count = 1): void {
+    for (const listener of this.listeners) listener(topic, count);
   }
 
-  onQueued(listener: (topic: string) => void): () => void {
+  onQueued(listener: (topic: string, count: number) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
   }

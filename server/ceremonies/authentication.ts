@@ -12,6 +12,7 @@ import type { CredentialsTable, UsersTable } from '../db/schema.js';
 import { insertSession } from '../db/sessions.js';
 import { AppError } from '../errors.js';
 import { mintSessionToken } from '../tokens/session-tokens.js';
+import { notifyWebhooks, queueWebhookEvent } from '../webhooks/events.js';
 import { AssertionFailed, type AssertionFailure, type VerifiedAssertion } from './assertion.js';
 import { saveChallenge, takeChallenge, type SignInChallenge } from './challenges.js';
 import { credentialIdToHex } from './credential-json.js';
@@ -168,7 +169,7 @@ async function openSession(deps: Deps, credential: PasskeyWithUser, verified: Ve
     credential.id,
     context,
   );
-  await deps.db.transaction().execute(async (trx) => {
+  const hooks = await deps.db.transaction().execute(async (trx) => {
     const usedAt = deps.now().toISOString();
     const recorded = await recordCredentialUse(trx, {
       id: credential.id,
@@ -180,7 +181,10 @@ async function openSession(deps: Deps, credential: PasskeyWithUser, verified: Ve
     if (!recorded) throw new SignInFailed('counter_conflict', 'counter changed by a concurrent sign-in');
     await insertSession(trx, minted.session);
     await insertAuditEvent(trx, { ...auditEnvelope(userId, context, usedAt), type: 'passkey.used', credential_id: credential.id });
+    // Nothing when no endpoint wants passkey.used; else one insert.
+    return queueWebhookEvent(trx, deps, 'passkey.used', { userId, credentialId: credential.id, sessionId: minted.session.jti });
   });
+  notifyWebhooks(deps, hooks);
   return { userId, token: minted.token, expiresAt: minted.expiresAt };
 }
 
@@ -193,6 +197,13 @@ function recordFailedSignIn(deps: Deps, passkey: FailedPasskey, failure: SignInF
   const type = failure === 'counter_regressed' ? 'counter.regressed' : 'sign_in.failed';
   const write = async () => {
     // Failures the passkey signed are always recorded; anyone can make the unsigned kind, which is capped.
+    if (type === 'counter.regressed') {
+      const hooks = await deps.db.transaction().execute(async (trx) => {
+        await insertAuditEvent(trx, { ...event, type });
+        return queueWebhookEvent(trx, deps, 'passkey.clone_warning', { userId: passkey.userId, credentialId: passkey.credentialId });
+      });
+      return notifyWebhooks(deps, hooks);
+    }
     if (passkey.signed) return insertAuditEvent(deps.db, { ...event, type });
     const recorded = await insertUnsignedFailedSignIn(deps.db, { ...event, type });
     if (!recorded) deps.log.info({ userId: passkey.userId, failure }, 'failed sign-in left out of the audit trail: the hourly cap is reached');

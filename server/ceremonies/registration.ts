@@ -34,6 +34,7 @@ import type { CredentialsTable, Db, UsersTable } from '../db/schema.js';
 import { AppError } from '../errors.js';
 import { mintSessionToken, requireRecentAuth, verifySessionToken, type SessionClaims, type TokenSubject } from '../tokens/session-tokens.js';
 import { queuePasskeyAdded, queueVerification } from '../email/ownership.js';
+import { notifyWebhooks, queueWebhookEvents } from '../webhooks/events.js';
 import { nameForAaguid } from './authenticator-names.js';
 import { saveChallenge, takeChallenge, type ChallengeProblem, type SignUpChallenge, type TakenChallenge } from './challenges.js';
 import { checkCrossOrigin } from './cross-origin.js';
@@ -261,7 +262,7 @@ export async function finishRegistration(
   const credential = await verifyNewCredential(deps, input.registration, challenge.challenge, userId, input.name);
   const signedIn = await sessionFor(deps, challenge, account, credential.id, bearer, context);
 
-  await deps.db
+  const hooks = await deps.db
     .transaction()
     .execute(async (trx) => {
       if (challenge.kind === 'sign-up') {
@@ -278,6 +279,12 @@ export async function finishRegistration(
       await insertAuditEvent(trx, { ...event, type: 'passkey.created', detail: credential.name });
       if (challenge.kind === 'sign-up') await queueVerification(trx, deps, { id: userId, email: account.email });
       else await queuePasskeyAdded(trx, deps, account.email, context, challenge.kind);
+      const data = { userId, credentialId: credential.id };
+      return queueWebhookEvents(trx, deps, [
+        ...(challenge.kind === 'sign-up' ? [{ type: 'user.created' as const, data: { userId } }] : []),
+        { type: 'passkey.created', data },
+        ...(challenge.kind === 'recovery' ? [{ type: 'account.recovered' as const, data }] : []),
+      ]);
     })
     .catch(async (error: unknown) => {
       // Two requests racing on one email or credential id: the loser sees the constraint.
@@ -288,6 +295,7 @@ export async function finishRegistration(
       throw error;
     });
   deps.outbox.queued('email');
+  notifyWebhooks(deps, hooks);
 
   return { userId, credential: toCredentialJSON(credential), token: signedIn.token, expiresAt: signedIn.expiresAt };
 }

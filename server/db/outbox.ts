@@ -67,7 +67,12 @@ export async function claimDueMessages(db: Db, now: Date, leaseSeconds: number, 
         eb(
           'key',
           'not in',
-          eb.selectFrom('outbox as busy').select('busy.key').where('busy.key', 'is not', null).where('busy.status', '=', 'pending').where('busy.lease_until', '>', at),
+          eb
+            .selectFrom('outbox as busy')
+            .select('busy.key')
+            .where('busy.key', 'is not', null)
+            .where('busy.status', '=', 'pending')
+            .where('busy.lease_until', '>', at),
         ),
       ]),
     );
@@ -105,7 +110,11 @@ export async function markDelivered(db: Db, message: ClaimedMessage, now: string
 }
 
 /** Not delivered: try again at `nextAttemptAt`, or never (`failed`). */
-export async function markUndelivered(db: Db, message: ClaimedMessage, outcome: { error: string; nextAttemptAt?: string | undefined; now: string }): Promise<void> {
+export async function markUndelivered(
+  db: Db,
+  message: ClaimedMessage,
+  outcome: { error: string; nextAttemptAt?: string | undefined; now: string },
+): Promise<void> {
   const failed = outcome.nextAttemptAt === undefined;
   await db
     .updateTable('outbox')

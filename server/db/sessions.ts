@@ -69,16 +69,17 @@ export async function revokeSessionOfUser(db: Db, userId: string, jti: string, r
   return result.numUpdatedRows === 1n;
 }
 
-/** Ends every live session of the account, in one statement; returns how many. */
-export async function revokeSessionsOfUser(db: Db, userId: string, revokedAt: string): Promise<number> {
-  const result = await db
+/** Ends every live session of the account, in one statement; returns the ended ones' ids. */
+export async function revokeSessionsOfUser(db: Db, userId: string, revokedAt: string): Promise<string[]> {
+  const rows = await db
     .updateTable('sessions')
     .set({ revoked_at: revokedAt })
     .where('user_id', '=', userId)
     .where('revoked_at', 'is', null)
     .where('expires_at', '>', revokedAt)
-    .executeTakeFirst();
-  return Number(result.numUpdatedRows);
+    .returning('jti')
+    .execute();
+  return rows.map((row) => row.jti);
 }
 
 /** Ends every live session of the account but `keep`, in one statement; returns the ended ones' ids. */
@@ -95,13 +96,15 @@ export async function revokeOtherSessions(db: Db, userId: string, keep: string, 
   return rows.map((row) => row.jti);
 }
 
-/** Ends the sessions a passkey opened, but `keep` (the caller's own). */
-export async function revokeSessionsOfCredential(db: Db, credentialId: string, keep: string, revokedAt: string): Promise<void> {
-  await db
+/** Ends the sessions a passkey opened, but `keep` (the caller's own); returns the ended ones' ids. */
+export async function revokeSessionsOfCredential(db: Db, credentialId: string, keep: string, revokedAt: string): Promise<string[]> {
+  const rows = await db
     .updateTable('sessions')
     .set({ revoked_at: revokedAt })
     .where('credential_id', '=', credentialId)
     .where('jti', '!=', keep)
     .where('revoked_at', 'is', null)
+    .returning('jti')
     .execute();
+  return rows.map((row) => row.jti);
 }

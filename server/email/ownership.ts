@@ -23,6 +23,7 @@ import { AppError } from '../errors.js';
 import { newChallenge } from '../ceremonies/challenges.js';
 import { creationOptions, type StartedCeremony } from '../ceremonies/registration.js';
 import { mintSessionToken, type SessionClaims } from '../tokens/session-tokens.js';
+import { notifyWebhooks, queueWebhookEvents, sessionsRevoked } from '../webhooks/events.js';
 import { checkCode, consumeCode, invalidCode, issueCode } from './codes.js';
 import type { Email } from './mailer.js';
 import { noAccountEmail, passkeyAddedEmail, recoveryEmail, verificationEmail, type PasskeyAddedHow } from './messages.js';
@@ -74,7 +75,7 @@ export async function verifyEmail(deps: Deps, session: SessionClaims, code: stri
     new Date(session.auth_time * 1000),
   );
   const now = deps.now().toISOString();
-  await deps.db.transaction().execute(async (trx) => {
+  const hooks = await deps.db.transaction().execute(async (trx) => {
     await consumeCode(trx, row.id);
     await trx.updateTable('users').set({ email_verified_at: now }).where('id', '=', user.id).execute();
     await insertSession(trx, minted.session);
@@ -82,7 +83,9 @@ export async function verifyEmail(deps: Deps, session: SessionClaims, code: stri
     const event = auditEnvelope(user.id, context, now);
     await insertAuditEvent(trx, { ...event, type: 'email.verified' });
     await insertAuditEvent(trx, { ...event, type: 'session.revoked', detail: session.jti });
+    return queueWebhookEvents(trx, deps, [{ type: 'user.email_verified', data: { userId: user.id } }, ...sessionsRevoked(user.id, [session.jti])]);
   });
+  notifyWebhooks(deps, hooks);
   return { userId: user.id, token: minted.token, expiresAt: minted.expiresAt };
 }
 
@@ -118,23 +121,30 @@ export async function proveRecovery(
   if (!row.user_id) throw invalidCode('recovery of an email without an account');
   const userId = row.user_id;
   const now = deps.now().toISOString();
-  return deps.db.transaction().execute(async (trx) => {
+  const { started, hooks } = await deps.db.transaction().execute(async (trx) => {
     await consumeCode(trx, row.id);
     await lockUser(trx, userId);
     const user = await findUserById(trx, userId);
     if (!user) throw invalidCode('the account was deleted');
     const event = auditEnvelope(userId, context, now);
+    let hooks = 0;
     if (!user.email_verified_at) {
-      const passkeys = await trx.deleteFrom('credentials').where('user_id', '=', userId).executeTakeFirst();
-      const sessions = await trx.deleteFrom('sessions').where('user_id', '=', userId).executeTakeFirst();
+      const passkeys = await trx.deleteFrom('credentials').where('user_id', '=', userId).returning('id').execute();
+      const sessions = await trx.deleteFrom('sessions').where('user_id', '=', userId).returning(['jti', 'revoked_at', 'expires_at']).execute();
       await trx.deleteFrom('challenges').where('user_id', '=', userId).execute();
       await insertAuditEvent(trx, {
         ...event,
         type: 'account.reclaimed',
-        detail: `removed ${passkeys.numDeletedRows} passkeys and ${sessions.numDeletedRows} sessions made before the email was proven`,
+        detail: `removed ${passkeys.length} passkeys and ${sessions.length} sessions made before the email was proven`,
       });
       await trx.updateTable('users').set({ email_verified_at: now }).where('id', '=', userId).execute();
       await insertAuditEvent(trx, { ...event, type: 'email.verified' });
+      const live = sessions.filter((session) => session.revoked_at === null && session.expires_at > now).map((session) => session.jti);
+      hooks = await queueWebhookEvents(trx, deps, [
+        ...passkeys.map((passkey) => ({ type: 'passkey.deleted' as const, data: { userId, credentialId: passkey.id } })),
+        ...sessionsRevoked(userId, live),
+        { type: 'user.email_verified', data: { userId } },
+      ]);
     }
     // The email is proven now: a pending verification code has nothing left to prove.
     await trx.deleteFrom('email_codes').where('user_id', '=', userId).execute();
@@ -142,6 +152,8 @@ export async function proveRecovery(
     const options = await creationOptions(deps, { email: user.email, displayName: user.display_name, userHandle: user.user_handle }, existing);
     const challenge = newChallenge(deps, { kind: 'registration', challenge: options.challenge, user_id: userId, via: 'recovery' });
     await insertChallenge(trx, challenge);
-    return { challengeId: challenge.id, options };
+    return { started: { challengeId: challenge.id, options }, hooks };
   });
+  notifyWebhooks(deps, hooks);
+  return started;
 }

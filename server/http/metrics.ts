@@ -33,6 +33,8 @@ export interface Metrics {
   endpoint(where: { dedicated: boolean }): RequestHandler;
   /** Counts what the outbox worker did with one delivery. */
   outboxResult(topic: string, result: DeliveryResult): void;
+  /** Counts one try at delivering a webhook, by event type and result. */
+  webhookAttempt(type: string, result: 'delivered' | 'failed'): void;
 }
 
 export function createMetrics(deps: Pick<Deps, 'config' | 'log' | 'db' | 'outbox' | 'now'>): Metrics {
@@ -67,7 +69,7 @@ export function createMetrics(deps: Pick<Deps, 'config' | 'log' | 'db' | 'outbox
     labelNames: ['topic', 'result'] as const,
     registers: [registry],
   });
-  deps.outbox.onQueued((topic) => outboxMessages.inc({ topic, result: 'queued' }));
+  deps.outbox.onQueued((topic, count) => outboxMessages.inc({ topic, result: 'queued' }, count));
   new Gauge({
     name: 'outbox_oldest_pending_seconds',
     help: 'Age of the oldest undelivered outbox row, by topic (0: none)',
@@ -76,6 +78,7 @@ export function createMetrics(deps: Pick<Deps, 'config' | 'log' | 'db' | 'outbox
     async collect() {
       this.reset();
       this.set({ topic: 'email' }, 0);
+      this.set({ topic: 'webhook' }, 0);
       const rows = await oldestPending(deps.db).catch(() => []);
       for (const row of rows) {
         if (row.oldest) this.set({ topic: row.topic }, Math.max(0, (deps.now().getTime() - Date.parse(String(row.oldest))) / 1000));
@@ -128,8 +131,15 @@ export function createMetrics(deps: Pick<Deps, 'config' | 'log' | 'db' | 'outbox
     };
 
   const outboxResult = (topic: string, result: DeliveryResult) => outboxMessages.inc({ topic, result });
+  const webhookAttempts = new Counter({
+    name: 'webhook_attempts_total',
+    help: 'Tries at delivering a webhook, by event type and result (delivered: a 2xx answer)',
+    labelNames: ['type', 'result'] as const,
+    registers: [registry],
+  });
+  const webhookAttempt = (type: string, result: 'delivered' | 'failed') => webhookAttempts.inc({ type, result });
 
-  return { registry, middleware, ceremony, endpoint, outboxResult };
+  return { registry, middleware, ceremony, endpoint, outboxResult, webhookAttempt };
 }
 
 // Headers by which proxies name the client they forward for. A proxy may send none

@@ -5,6 +5,7 @@ import type { AuthenticatorAttachment } from '@simplewebauthn/server';
 import { z } from 'zod';
 import { registeredTransports } from '../ceremonies/transports.js';
 import type { EventPosition } from '../db/audit-events.js';
+import { webhookEventTypes } from '../webhooks/events.js';
 import { prepareNickname } from './nickname.js';
 
 // Text we store: well-formed Unicode without NUL (PostgreSQL refuses both).
@@ -189,3 +190,14 @@ export const ListAdminEvents = ListEvents.extend({
   userId: z.uuid().optional(),
   type: z.string().max(64).optional(),
 });
+
+export const CreateWebhook = z.object({
+  url: z.string().max(2048),
+  events: z.array(z.enum(webhookEventTypes)).max(webhookEventTypes.length).optional(),
+});
+
+export const WebhookId = z.uuid({ error: 'expected a webhook id' });
+
+export const DeliveryId = z.uuid({ error: 'expected a delivery id' });
+
+export const ListDeliveries = z.object({ limit: z.coerce.number().int().min(1).max(100).default(20) });

@@ -16,6 +16,7 @@ import {
   type AdminContext,
 } from '../admin.js';
 import { apiKeyChecker } from '../http/auth.js';
+import { createEndpoint, deleteEndpoint, listDeliveries, listEndpoints, redeliver, rotateSecret } from '../webhooks/endpoints.js';
 import { parse, parseBody } from '../http/parse.js';
 import { route } from '../http/route.js';
 import * as body from '../http/schemas.js';
@@ -82,6 +83,50 @@ export function adminRouter(deps: Deps): Router {
       const context = admin(req);
       const { ttlSeconds } = parseBody(body.CreateEnrollment, req);
       res.status(201).json(await createEnrollment(deps, userId(req), ttlSeconds, context));
+    },
+  });
+
+  const webhookId = (req: Request) => parse(body.WebhookId, req.params.id, 'id');
+
+  route(router, '/v1/admin/webhooks', {
+    post: async (req, res) => {
+      const context = admin(req);
+      res.status(201).json(await createEndpoint(deps, parseBody(body.CreateWebhook, req), context));
+    },
+    get: async (req, res) => {
+      admin(req);
+      res.json({ webhooks: await listEndpoints(deps) });
+    },
+  });
+
+  route(router, '/v1/admin/webhooks/:id', {
+    delete: async (req, res) => {
+      const context = admin(req);
+      await deleteEndpoint(deps, webhookId(req), context);
+      res.status(204).end();
+    },
+  });
+
+  route(router, '/v1/admin/webhooks/:id/secret', {
+    post: async (req, res) => {
+      const context = admin(req);
+      res.status(201).json(await rotateSecret(deps, webhookId(req), context));
+    },
+  });
+
+  route(router, '/v1/admin/webhooks/:id/deliveries', {
+    get: async (req, res) => {
+      admin(req);
+      const { limit } = parse(body.ListDeliveries, req.query, 'query');
+      res.json({ deliveries: await listDeliveries(deps, webhookId(req), limit) });
+    },
+  });
+
+  route(router, '/v1/admin/webhooks/:id/deliveries/:deliveryId/retry', {
+    post: async (req, res) => {
+      admin(req);
+      await redeliver(deps, webhookId(req), parse(body.DeliveryId, req.params.deliveryId, 'deliveryId'));
+      res.status(202).json({});
     },
   });
 

@@ -12,6 +12,7 @@ import { auditEnvelope, insertAuditEvent } from '../db/audit-events.js';
 import { findSession, revokeSession } from '../db/sessions.js';
 import type { SessionsTable } from '../db/schema.js';
 import { AppError } from '../errors.js';
+import { notifyWebhooks, queueWebhookEvents, sessionsRevoked } from '../webhooks/events.js';
 import { tokenAlgorithm } from './signing-keys.js';
 
 export interface MintedToken {
@@ -128,10 +129,12 @@ export function requireRecentAuth(deps: Deps, claims: Pick<SessionClaims, 'auth_
 
 export async function revokeSessionToken(deps: Deps, claims: SessionClaims, context: RequestContext = {}): Promise<void> {
   const now = deps.now().toISOString();
-  await deps.db.transaction().execute(async (trx) => {
+  const hooks = await deps.db.transaction().execute(async (trx) => {
     await revokeSession(trx, claims.jti, now);
     await insertAuditEvent(trx, { ...auditEnvelope(claims.sub, context, now), type: 'session.revoked', detail: claims.jti });
+    return queueWebhookEvents(trx, deps, sessionsRevoked(claims.sub, [claims.jti]));
   });
+  notifyWebhooks(deps, hooks);
 }
 
 export type Introspection = ({ active: true } & SessionClaims) | { active: false };

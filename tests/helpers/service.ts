@@ -5,7 +5,7 @@ import pino, { type Logger } from 'pino';
 import { createApp } from '../../server/app.js';
 import { createServer } from '../../server/http/server.js';
 import { closeDeps, openDeps } from '../../server/bootstrap.js';
-import { startEmailDelivery } from '../../server/email/delivery.js';
+import { startDelivery } from '../../server/delivery.js';
 import { createMetrics } from '../../server/http/metrics.js';
 import { loadConfig, type Config } from '../../server/config.js';
 import type { Deps } from '../../server/deps.js';
@@ -42,7 +42,7 @@ export async function startService(env: Record<string, string> = {}, overrides: 
   const deps = await openDeps(config, options.log ?? pino({ level: config.logLevel }), () => clock.now);
   const metrics = createMetrics(deps);
   // Emails go out as in production; the poll is quick so that a retry made due by moving the clock goes soon.
-  const delivery = startEmailDelivery(deps, { pollMs: 50, onResult: metrics.outboxResult });
+  const delivery = startDelivery(deps, { pollMs: 50, onResult: metrics.outboxResult, onWebhookAttempt: metrics.webhookAttempt });
   const server = createServer(createApp(deps, metrics), config.connections).listen(0, '127.0.0.1');
   await new Promise((resolve) => server.once('listening', resolve));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;

@@ -19,6 +19,7 @@ import { createServer } from '../../server/http/server.js';
 import { loadConfig } from '../../server/config.js';
 import { createAssertionVerifier } from '../../server/ceremonies/assertion.js';
 import { OutboxSignal } from '../../server/outbox.js';
+import { WebhookSubscriptions } from '../../server/webhooks/events.js';
 import { loadServerSecret } from '../../server/secrets.js';
 import { loadSigningKeys } from '../../server/tokens/signing-keys.js';
 import { SoftAuthenticator } from '../helpers/authenticator.js';
@@ -214,6 +215,7 @@ async function serve(database: Db, log = pino({ level: 'silent' })) {
     now,
     log,
     outbox: new OutboxSignal(),
+    webhooks: new WebhookSubscriptions(database),
   };
   const server = createServer(createApp(deps), config.connections).listen(0, '127.0.0.1');
   await new Promise((resolve) => server.once('listening', resolve));
