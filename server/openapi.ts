@@ -16,6 +16,7 @@ const requestBody = (schema: z.ZodType) => ({ required: true, ...content(json(sc
 const bearer = [{ bearer: [] }];
 const admin = [{ adminKey: [] }];
 const userIdParameter = { name: 'id', in: 'path', required: true, schema: { type: 'string', format: 'uuid' } };
+const webhookIdParameter = userIdParameter;
 // A file for browsers: revalidated with its ETag (304 when unchanged).
 const page = (summary: string, type: string) => ({
   summary,
@@ -344,6 +345,110 @@ export function openApiDocument(config: Pick<Config, 'rpName' | 'publicUrl'>) {
             400: problem('invalid_request'),
             401: problem('unauthorized'),
             404: problem('not_found'),
+          },
+        },
+      },
+      '/v1/admin/webhooks': {
+        post: {
+          summary: 'Register a webhook endpoint (https to a public address, unless WEBHOOK_ALLOW_PRIVATE_URLS); its secret is shown only here',
+          security: admin,
+          requestBody: requestBody(body.CreateWebhook),
+          responses: {
+            201: ok('The endpoint and its secret', {
+              type: 'object',
+              required: ['id', 'url', 'events', 'secret', 'createdAt'],
+              properties: {
+                id: { type: 'string', format: 'uuid' },
+                url: { type: 'string' },
+                events: { type: 'array', items: { type: 'string' }, description: 'empty: every type' },
+                secret: { type: 'string', description: 'whsec_…, for the standardwebhooks libraries' },
+                createdAt: { type: 'string', format: 'date-time' },
+              },
+            }),
+            400: problem('invalid_request, or invalid_webhook_url (not https, or no public address)'),
+            401: problem('unauthorized'),
+          },
+        },
+        get: {
+          summary: 'The webhook endpoints, without their secrets',
+          security: admin,
+          responses: {
+            200: ok('Endpoints', { type: 'object', required: ['webhooks'], properties: { webhooks: { type: 'array', items: { type: 'object' } } } }),
+            401: problem('unauthorized'),
+          },
+        },
+      },
+      '/v1/admin/webhooks/{id}': {
+        parameters: [webhookIdParameter],
+        delete: {
+          summary: 'Delete an endpoint and the deliveries it has not had yet',
+          security: admin,
+          responses: { 204: { description: 'Deleted' }, 400: problem('invalid_request'), 401: problem('unauthorized'), 404: problem('not_found') },
+        },
+      },
+      '/v1/admin/webhooks/{id}/secret': {
+        parameters: [webhookIdParameter],
+        post: {
+          summary: 'Rotate the secret: the new one (shown only here) signs from now on, the old one signs beside it for 24 hours',
+          security: admin,
+          responses: {
+            201: ok('The new secret', {
+              type: 'object',
+              required: ['secret', 'previousSecretValidUntil'],
+              properties: { secret: { type: 'string' }, previousSecretValidUntil: { type: 'string', format: 'date-time' } },
+            }),
+            400: problem('invalid_request'),
+            401: problem('unauthorized'),
+            404: problem('not_found'),
+          },
+        },
+      },
+      '/v1/admin/webhooks/{id}/deliveries': {
+        parameters: [webhookIdParameter],
+        get: {
+          summary: "The endpoint's latest deliveries, newest first",
+          security: admin,
+          parameters: [{ name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 100, default: 20 } }],
+          responses: {
+            200: ok('Deliveries', {
+              type: 'object',
+              required: ['deliveries'],
+              properties: {
+                deliveries: {
+                  type: 'array',
+                  items: {
+                    type: 'object',
+                    required: ['id', 'eventId', 'type', 'status', 'attempts', 'lastError', 'nextAttemptAt', 'createdAt'],
+                    properties: {
+                      id: { type: 'string' },
+                      eventId: { type: 'string', description: 'the webhook-id header' },
+                      type: { type: 'string' },
+                      status: { enum: ['pending', 'sent', 'failed'] },
+                      attempts: { type: 'integer' },
+                      lastError: { type: ['string', 'null'] },
+                      nextAttemptAt: { type: ['string', 'null'], format: 'date-time' },
+                      createdAt: { type: 'string', format: 'date-time' },
+                    },
+                  },
+                },
+              },
+            }),
+            400: problem('invalid_request'),
+            401: problem('unauthorized'),
+            404: problem('not_found'),
+          },
+        },
+      },
+      '/v1/admin/webhooks/{id}/deliveries/{deliveryId}/retry': {
+        parameters: [webhookIdParameter, { name: 'deliveryId', in: 'path', required: true, schema: { type: 'string', format: 'uuid' } }],
+        post: {
+          summary: 'Send a failed delivery again, with a fresh 24-hour retry window',
+          security: admin,
+          responses: {
+            202: ok('Queued again', { type: 'object' }),
+            400: problem('invalid_request'),
+            401: problem('unauthorized'),
+            404: problem('not_found: no failed delivery with this id'),
           },
         },
       },
