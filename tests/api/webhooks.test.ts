@@ -144,6 +144,26 @@ describe('delivery', () => {
     expect(listed.status).toBe(200);
   });
 
+  it('metrics count attempts by type and result, and the age of the oldest pending delivery', async () => {
+    await service.close();
+    service = await startService({ ADMIN_API_KEYS: adminKey, METRICS_TOKEN: 'metrics-token-0123456789' });
+    await register(receiver, ['user.created']);
+    receiver.failNext(500);
+    await signUp(service, new SoftAuthenticator(), 'alice@example.com');
+    await vi.waitFor(() => expect(receiver.deliveries).toHaveLength(1));
+    service.clock.advance(10);
+    const metrics = async () => (await service.request('GET', '/metrics', undefined, { authorization: 'Bearer metrics-token-0123456789' })).body as string;
+    await vi.waitFor(async () => expect(await metrics()).toContain('outbox_oldest_pending_seconds{topic="webhook"} 10'));
+    service.clock.advance(20);
+    await receiver.waitFor(1);
+    await vi.waitFor(async () => {
+      const text = await metrics();
+      expect(text).toContain('webhook_attempts_total{type="user.created",result="failed"} 1');
+      expect(text).toContain('webhook_attempts_total{type="user.created",result="delivered"} 1');
+      expect(text).toContain('outbox_messages_total{topic="webhook",result="sent"} 1');
+    });
+  });
+
   it('a receiver that hangs does not delay another endpoint', async () => {
     const slow = await startWebhookReceiver();
     try {
