@@ -9,10 +9,12 @@
 // server that does nothing else, with bare node:http and with bare Express. With
 // --peer it then drives a peer, Better Auth's passkey plugin (bench/peer/), the
 // same way, on the same core, with the same number of users and filler accounts.
+// With --webhook the service also sends a webhook for every sign-in (passkey.used) to a
+// receiver in this process (bench/webhook-receiver.ts), registered before the runs.
 //
 //   npm run bench -- [--db sqlite|postgres] [--instances 1,2] [--mode signin|signup]
 //     [--concurrency 32] [--duration 10] [--warmup 3] [--repeat 3]
-//     [--users 1000] [--filler 0,1000000] [--pin] [--soak 600] [--peer]
+//     [--users 1000] [--filler 0,1000000] [--pin] [--soak 600] [--peer] [--webhook]
 //     [--node-args="--cpu-prof"] [--env="SQLITE_SYNCHRONOUS=NORMAL ..."]
 //
 // --pin runs the service on CPU 0 and this driver on CPU 1 (taskset), so figures are
@@ -29,6 +31,7 @@ import { createClient } from './http.js';
 import { installPeer, peerCeremony, peerScript, peerSignUp, seedPeerFiller } from './peer.js';
 import { registerUsers, seedFiller, signUp, type User } from './population.js';
 import { cpuSeconds, memoryMb, startInstance, stopInstance, storageBytes, type Instance } from './service.js';
+import { startBenchReceiver } from './webhook-receiver.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -44,6 +47,7 @@ const { values: args } = parseArgs({
     pin: { type: 'boolean', default: false },
     soak: { type: 'string', default: '0' },
     peer: { type: 'boolean', default: false },
+    webhook: { type: 'boolean', default: false },
     'node-args': { type: 'string', default: '' },
     env: { type: 'string', default: '' },
   },
@@ -60,6 +64,9 @@ if (args.pin && !process.env.BENCH_PINNED) {
 
 const concurrency = Number(args.concurrency);
 const http = createClient(concurrency * 2);
+// --webhook: the endpoint every run's service sends to, registered through the admin API.
+const adminKey = 'bench-admin-key-0123456789';
+const receiver = args.webhook ? await startBenchReceiver() : undefined;
 
 let signUps = 0;
 type Ceremony = (instances: Instance[], mine: User[], round: number) => Promise<boolean>;
@@ -106,6 +113,7 @@ async function drive(instances: Instance[], users: User[], seconds: number, one:
   latencies.sort((a, b) => a - b);
   const at = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? NaN;
   return {
+    ceremonies: latencies.length,
     perSecond: latencies.length / elapsed,
     p50: at(0.5),
     p90: at(0.9),
@@ -193,6 +201,8 @@ async function run(instanceCount: number, filler: number, floorPerSecond: number
       .filter(Boolean)
       .map((pair) => pair.split('=', 2) as [string, string]),
   );
+  // The receiver is on 127.0.0.1: private addresses allowed whatever --env says of RP_ID.
+  if (receiver) Object.assign(env, { ADMIN_API_KEYS: adminKey, WEBHOOK_ALLOW_PRIVATE_URLS: 'true' });
   const cpus = args.pin ? ['0', '0'] : [undefined, undefined];
   const instances: Instance[] = [];
   try {
@@ -200,6 +210,17 @@ async function run(instanceCount: number, filler: number, floorPerSecond: number
     const seeded = performance.now();
     await seedFiller(databaseUrl, filler);
     const seedSeconds = (performance.now() - seeded) / 1000;
+    // Registered before the other instances start: each loads the endpoint as it starts.
+    if (receiver) {
+      const registered = await http.call(
+        instances[0]!.url,
+        'POST',
+        '/v1/admin/webhooks',
+        { url: receiver.url, events: ['passkey.used'] },
+        { 'x-api-key': adminKey },
+      );
+      if (registered.status !== 201) throw new Error(`registering the webhook endpoint failed: ${registered.status} ${JSON.stringify(registered.body)}`);
+    }
     for (let i = 1; i < instanceCount; i++) instances.push(await startInstance(http, { databaseUrl, cpu: cpus[i], nodeArgs, env }));
     const users = await registerUsers(Number(args.users), (email) => signUp(http, instances[0]!, email));
     await drive(instances, users, Number(args.warmup));
@@ -210,7 +231,7 @@ async function run(instanceCount: number, filler: number, floorPerSecond: number
       );
     }
 
-    const title = `${args.mode} on ${args.db}${args.env ? ` (${args.env})` : ''}${args['node-args'] ? ` (node ${args['node-args']})` : ''}, ${instanceCount} instance(s)${args.pin ? ' pinned to CPU 0' : ''}, ${concurrency} clients, ${users.length} active users + ${filler} filler (seeded in ${seedSeconds.toFixed(0)} s)`;
+    const title = `${args.mode} on ${args.db}${args.env ? ` (${args.env})` : ''}${receiver ? ', a webhook per sign-in' : ''}${args['node-args'] ? ` (node ${args['node-args']})` : ''}, ${instanceCount} instance(s)${args.pin ? ' pinned to CPU 0' : ''}, ${concurrency} clients, ${users.length} active users + ${filler} filler (seeded in ${seedSeconds.toFixed(0)} s)`;
     if (Number(args.soak) > 0) {
       const pid = instances[0]!.child.pid!;
       const first = await drive(instances, users, 60);
@@ -221,7 +242,9 @@ async function run(instanceCount: number, filler: number, floorPerSecond: number
       );
       return;
     }
+    const receivedBefore = receiver?.received ?? 0;
     const pick = await measure(instances, users);
+    const received = (receiver?.received ?? 0) - receivedBefore;
     const peak = Math.max(...instances.map((instance) => memoryMb(instance.child.pid!).peak));
     if (instanceCount === 1) serviceAt.set(filler, { perSecond: median(pick('perSecond')), cpuMsPerCeremony: median(pick('cpuMsPerCeremony')) });
     const beyond = median(pick('cpuMsPerCeremony')) * 1000 - 1e6 / floorPerSecond;
@@ -230,6 +253,11 @@ async function run(instanceCount: number, filler: number, floorPerSecond: number
       [
         `${title}, ${args.repeat} × ${args.duration} s:`,
         ...figures(pick, 'service', peak),
+        ...(receiver
+          ? [
+              `  webhooks          ${received} received during the measured runs (${(received / (Number(args.repeat) * Number(args.duration))).toFixed(0)}/s), for ${pick('ceremonies').reduce((a, b) => a + b, 0)} ceremonies`,
+            ]
+          : []),
         ...(args.mode === 'signin'
           ? [
               `  of the floor      ${((100 * median(pick('perSecond'))) / floorPerSecond).toFixed(0)}% (per core: ${((100 * median(pick('perSecond'))) / floorPerSecond / instanceCount).toFixed(0)}%)`,
@@ -305,3 +333,4 @@ if (args.peer) for (const filler of fillers) await runPeer(filler);
 const floorAfter = await floorOnServiceCore();
 console.log(`floor again at the end: ${(floorAfter.total * 1e6).toFixed(0)} µs (${(floor.total * 1e6).toFixed(0)} at the start)`);
 http.close();
+await receiver?.close();

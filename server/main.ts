@@ -1,7 +1,8 @@
 // Runs the service: environment -> config, open the database, migrate, load
-// keys, listen, send queued emails, sweep expired rows and reload the signing keys on
-// timers. On SIGTERM/SIGINT: stop accepting, let in-flight requests finish (up to
-// SHUTDOWN_TIMEOUT_SECONDS), let emails being sent finish, then close the database and Redis.
+// keys, listen, send queued emails, sweep expired rows and reload the signing keys and
+// the webhook endpoints on timers. On SIGTERM/SIGINT: stop accepting, let in-flight
+// requests finish (up to SHUTDOWN_TIMEOUT_SECONDS), let emails being sent finish, then
+// close the database and Redis.
 import { existsSync } from 'node:fs';
 import type { ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -38,6 +39,7 @@ try {
 }
 const stopSweeping = startSweeping(deps);
 const stopReloadingKeys = startReloadingKeys(deps);
+const stopRefreshingWebhooks = deps.webhooks.keepFresh((error) => log.warn({ err: error }, 'could not reload the webhook endpoints'));
 const metrics = createMetrics(deps);
 const delivery = startDelivery(deps, { onResult: metrics.outboxResult, onWebhookAttempt: metrics.webhookAttempt });
 if (config.email.delivery === 'log') {
@@ -96,6 +98,7 @@ function shutdown(signal: string) {
   log.info({ signal }, 'shutting down: finishing in-flight requests');
   stopSweeping();
   stopReloadingKeys();
+  stopRefreshingWebhooks();
   // Scrapes need no draining.
   metricsServer?.close();
   metricsServer?.closeAllConnections();

@@ -59,15 +59,30 @@ export class WebhookSubscriptions {
     this.loadedAt = Date.now();
   }
 
+  /** Reloads in the background, unless a load is under way. */
+  private refresh(onError: (error: unknown) => void = () => {}): void {
+    if (this.loading) return;
+    this.loading = this.load()
+      .catch(onError)
+      .finally(() => {
+        this.loading = undefined;
+      });
+  }
+
+  /**
+   * Reloads every `refreshMs`, so that an instance that queued nothing for a while is no
+   * further behind: a refresh at use only comes after that use read the stale list.
+   * Returns a function that stops it.
+   */
+  keepFresh(onError: (error: unknown) => void): () => void {
+    const timer = setInterval(() => this.refresh(onError), this.refreshMs);
+    timer.unref();
+    return () => clearInterval(timer);
+  }
+
   /** The endpoints that want `type`; refreshes the list in the background when it is stale. */
   wanting(type: WebhookEventType): string[] {
-    if (Date.now() - this.loadedAt > this.refreshMs && !this.loading) {
-      this.loading = this.load()
-        .catch(() => {})
-        .finally(() => {
-          this.loading = undefined;
-        });
-    }
+    if (Date.now() - this.loadedAt > this.refreshMs) this.refresh();
     return this.endpoints.filter((endpoint) => endpoint.events === null || endpoint.events.has(type)).map((endpoint) => endpoint.id);
   }
 }

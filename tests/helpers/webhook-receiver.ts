@@ -17,6 +17,7 @@ export interface Delivery {
 
 export interface WebhookReceiver {
   url: string;
+  port: number;
   deliveries: Delivery[];
   /** Verified events, in arrival order. */
   events(): NonNullable<Delivery['event']>[];
@@ -32,7 +33,8 @@ export interface WebhookReceiver {
   close(): Promise<void>;
 }
 
-export async function startWebhookReceiver(): Promise<WebhookReceiver> {
+/** `port`: listen there (to come back at the URL of a receiver that was closed); a free one by default. */
+export async function startWebhookReceiver({ port = 0 }: { port?: number } = {}): Promise<WebhookReceiver> {
   const deliveries: Delivery[] = [];
   const failures: number[] = [];
   const waiters = new Set<() => void>();
@@ -60,11 +62,13 @@ export async function startWebhookReceiver(): Promise<WebhookReceiver> {
       for (const wake of waiters) wake();
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hooks`;
+  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+  const { port: listening } = server.address() as AddressInfo;
+  const url = `http://127.0.0.1:${listening}/hooks`;
 
   return {
     url,
+    port: listening,
     deliveries,
     events: verified,
     get secrets() {
