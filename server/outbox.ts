@@ -5,8 +5,9 @@
 //   delivery twice, never none).
 // - A handler that throws is retried with growing, jittered delays for `retryForSeconds`
 //   after the row was queued, then the row is marked failed; a PermanentFailure fails it at once.
-// - At most `batchSize` deliveries run at once per instance, each settled on its own; rows
-//   of one key (a webhook endpoint) one at a time (db/outbox.ts), so no receiver holds up another.
+// - At most `batchSize` deliveries run at once per instance, each settled on its own, and at
+//   most `perKey` of one key (a webhook endpoint) at once (db/outbox.ts): a receiver that
+//   hangs holds that many slots, and no more.
 // - Each instance polls every `pollMs` (rows other instances queued, retries that came
 //   due) and is woken at once when a request of its own queued something.
 import type { Deps } from './deps.js';
@@ -36,7 +37,10 @@ export type DeliveryResult = 'sent' | 'retry' | 'failed';
 export interface OutboxOptions {
   pollMs: number;
   leaseSeconds: number;
+  /** Deliveries in flight at once, per instance. */
   batchSize: number;
+  /** Deliveries of one key (a webhook endpoint) in flight at once, across instances. */
+  perKey: number;
   retryForSeconds: number;
   firstRetrySeconds: number;
   maxRetrySeconds: number;
@@ -47,7 +51,8 @@ export const defaultOutboxOptions: OutboxOptions = {
   pollMs: 1000,
   // Longer than a handler may take (SMTP's own timeouts add up to under a minute).
   leaseSeconds: 120,
-  batchSize: 10,
+  batchSize: 32,
+  perKey: 8,
   retryForSeconds: 24 * 3600,
   firstRetrySeconds: 5,
   maxRetrySeconds: 15 * 60,
@@ -103,7 +108,7 @@ export function startOutboxWorker(deps: Deps, handlers: Record<string, OutboxHan
   // a receiver that hangs keeps one slot (its key's) and no more.
   async function claim() {
     while (running && inFlight.size < options.batchSize) {
-      const claimed = await claimDueMessages(deps.db, deps.now(), options.leaseSeconds, options.batchSize - inFlight.size);
+      const claimed = await claimDueMessages(deps.db, deps.now(), options.leaseSeconds, options.batchSize - inFlight.size, options.perKey);
       if (claimed.length === 0) return;
       for (const message of claimed) {
         const delivery: Promise<void> = settle(message)

@@ -47,12 +47,12 @@ export async function insertOutboxMessage(db: Db, topic: string, payload: unknow
 export type ClaimedMessage = Pick<OutboxTable, 'id' | 'topic' | 'key' | 'payload' | 'attempts' | 'created_at'> & { lease_id: string };
 
 /**
- * Claims up to `limit` due rows for `leaseSeconds`: the oldest due row of each key whose
- * rows are not being delivered already (each keyless row on its own), in one UPDATE that
+ * Claims up to `limit` due rows for `leaseSeconds`: the oldest due row of each key that has
+ * fewer than `perKey` rows being delivered (each keyless row on its own), in one UPDATE that
  * checks each row's lease again, so of several workers (instances) each row goes to one.
  * A read comes first, so that an idle poll writes nothing (no lock, no fsync).
  */
-export async function claimDueMessages(db: Db, now: Date, leaseSeconds: number, limit: number): Promise<ClaimedMessage[]> {
+export async function claimDueMessages(db: Db, now: Date, leaseSeconds: number, limit: number, perKey: number): Promise<ClaimedMessage[]> {
   const at = now.toISOString();
   const leaseId = randomUUID();
   const leaseUntil = new Date(now.getTime() + leaseSeconds * 1000).toISOString();
@@ -72,7 +72,9 @@ export async function claimDueMessages(db: Db, now: Date, leaseSeconds: number, 
             .select('busy.key')
             .where('busy.key', 'is not', null)
             .where('busy.status', '=', 'pending')
-            .where('busy.lease_until', '>', at),
+            .where('busy.lease_until', '>', at)
+            .groupBy('busy.key')
+            .having((h) => h.fn.countAll(), '>=', perKey),
         ),
       ]),
     );
