@@ -6,7 +6,7 @@ import { anyJson, anyString, headerText, tokenEdit } from './arbitraries.js';
 import { bodyEndpoints, outcomeForBody } from './endpoints.js';
 import { editToken, type TokenEdit } from './mutations.js';
 import { expectOutcome, isSameToken, rejected, startsChallenge, type Outcome } from './oracles.js';
-import { ALICE, JSON_TYPE, RUN_TIMEOUT, useWorld, wrongCode, type World } from './world.js';
+import { ADMIN_KEY, ALICE, JSON_TYPE, RUN_TIMEOUT, useWorld, wrongCode, type World } from './world.js';
 
 describe('fuzz: Authorization headers and tokens', () => {
   const world = useWorld();
@@ -93,9 +93,11 @@ describe('fuzz: Authorization headers and tokens', () => {
     );
   });
 
-  it('introspection with random X-API-Key and tokens -> 401 without the key, else active only for the live token', { timeout: RUN_TIMEOUT }, async () => {
+  it('introspection with random X-API-Key and tokens -> 401 without a key, else active only for the live token', { timeout: RUN_TIMEOUT }, async () => {
+    // An introspection key or an admin key (which may introspect too).
     const key = fc.oneof(
       fc.constantFrom(apiKey, ` ${apiKey}\t`, undefined, '', apiKey.toUpperCase(), `${apiKey}x`, apiKey.slice(0, -1), `${apiKey},${apiKey}`),
+      fc.constantFrom(ADMIN_KEY, ` ${ADMIN_KEY}`, ADMIN_KEY.slice(0, -1), `${apiKey}${ADMIN_KEY}`),
       headerText,
     );
     const body = fc.oneof(
@@ -110,7 +112,7 @@ describe('fuzz: Authorization headers and tokens', () => {
         const text = JSON.stringify(value);
         const headers: Record<string, string> = { ...JSON_TYPE };
         if (key !== undefined) headers['x-api-key'] = key;
-        const keyAccepted = key !== undefined && httpTrim(key) === apiKey;
+        const keyAccepted = key !== undefined && [apiKey, ADMIN_KEY].includes(httpTrim(key));
         const outcome = outcomeForBody(w, bodyEndpoints.introspect!, text, keyAccepted ? undefined : rejected(401, 'unauthorized'));
         await expectOutcome(w, { method: 'POST', path: '/v1/tokens/introspect', body: text, headers }, outcome);
       }),

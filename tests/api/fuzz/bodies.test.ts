@@ -24,7 +24,21 @@ describe('fuzz: random bodies at every endpoint that takes one', () => {
     expectOutcome(world(), bodyRequest(world(), name, text), outcomeForBody(world(), bodyEndpoints[name]!, text));
 
   it("random JSON values as bodies -> the schema decides: 4xx, or the contract's 2xx", { timeout: RUN_TIMEOUT }, async () => {
-    const fields = ['email', 'displayName', 'challengeId', 'registration', 'authentication', 'name', 'token', 'code', 'recoveryId'];
+    const fields = [
+      'email',
+      'displayName',
+      'challengeId',
+      'registration',
+      'authentication',
+      'name',
+      'token',
+      'code',
+      'recoveryId',
+      'ticket',
+      'externalId',
+      'emailVerified',
+      'ttlSeconds',
+    ];
     const body = fc.oneof(anyJson, fc.dictionary(fc.oneof(fc.constantFrom(...fields), memberKey), anyJson, { maxKeys: 5 }));
     await fc.assert(
       fc.asyncProperty(endpointName, body, (name, value) => sendBody(name, JSON.stringify(value)).then(() => {})),

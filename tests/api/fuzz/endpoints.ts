@@ -6,8 +6,9 @@ import { expect } from 'vitest';
 import { z } from 'zod';
 import * as schemas from '../../../server/http/schemas.js';
 import { apiKey } from '../../helpers/service.js';
+import { createUserOutcome, enrolOutcome, startRegistrationOutcome, updateUserOutcome } from './admin-model.js';
 import { isSameToken, rejected, startsChallenge, type Change, type Outcome, type Request } from './oracles.js';
-import { ALICE, BODY_LIMIT, JSON_TYPE, wrongCode, type World } from './world.js';
+import { ADMIN, ALICE, BODY_LIMIT, JSON_TYPE, wrongCode, type World } from './world.js';
 
 const NOBODY = 'nobody@example.com'; // an email without an account
 
@@ -46,12 +47,17 @@ const bodyEndpointList: BodyEndpoint[] = [
     headers: () => ({}),
     schema: schemas.StartRegistration,
     template: () => ({ email: 'new@example.com', displayName: 'New' }),
-    accepted: (_world, body) =>
-      body.email === undefined
-        ? rejected(400, 'invalid_request')
-        : body.email === ALICE
-          ? rejected(409, 'account_exists')
-          : { status: 200, change: startsChallenge },
+    accepted: (world, body) => startRegistrationOutcome(world, body, 'none'),
+  },
+  {
+    // An enrolment ticket from the admin API: erin's live one.
+    name: 'start enrolment',
+    method: 'POST',
+    path: () => '/v1/challenges',
+    headers: () => ({}),
+    schema: schemas.StartRegistration,
+    template: (world) => ({ ticket: world.pending.ticket }),
+    accepted: (world, body) => startRegistrationOutcome(world, body, 'none'),
   },
   {
     name: 'start adding a passkey',
@@ -60,8 +66,7 @@ const bodyEndpointList: BodyEndpoint[] = [
     headers: (world) => ({ authorization: `Bearer ${world.token}` }),
     schema: schemas.StartRegistration,
     template: () => ({ email: ALICE }),
-    accepted: (_world, body) =>
-      body.email === undefined || body.email === ALICE ? { status: 200, change: startsChallenge } : rejected(400, 'invalid_request'),
+    accepted: (world, body) => startRegistrationOutcome(world, body, 'live'),
   },
   {
     name: 'finish registration (unknown challenge)',
@@ -195,6 +200,43 @@ const bodyEndpointList: BodyEndpoint[] = [
     schema: schemas.ProveRecovery,
     template: () => ({ recoveryId: randomUUID(), code: '123456' }),
     accepted: (world, body) => bodyEndpoints['prove recovery']!.accepted(world, body),
+  },
+  {
+    name: 'admin: create user',
+    method: 'POST',
+    path: () => '/v1/admin/users',
+    headers: () => ADMIN,
+    schema: schemas.CreateUser,
+    template: () => ({ email: 'new@example.com', displayName: 'New', externalId: 'crm-new', emailVerified: true }),
+    accepted: (world, body) => createUserOutcome(world, body),
+  },
+  {
+    name: 'admin: update erin',
+    method: 'PATCH',
+    path: (world) => `/v1/admin/users/${world.userIds.erin}`,
+    headers: () => ADMIN,
+    schema: schemas.UpdateUser,
+    template: () => ({ displayName: 'Erin E.', externalId: 'crm-erin-2', emailVerified: true }),
+    accepted: (world, body) => updateUserOutcome(world, world.userIds.erin, body),
+  },
+  {
+    // Vouching for alice's email takes her pending verification code away.
+    name: 'admin: update alice',
+    method: 'PATCH',
+    path: (world) => `/v1/admin/users/${world.userIds.alice}`,
+    headers: () => ADMIN,
+    schema: schemas.UpdateUser,
+    template: () => ({ emailVerified: true }),
+    accepted: (world, body) => updateUserOutcome(world, world.userIds.alice, body),
+  },
+  {
+    name: 'admin: mint a ticket',
+    method: 'POST',
+    path: (world) => `/v1/admin/users/${world.userIds.erin}/enrollments`,
+    headers: () => ADMIN,
+    schema: schemas.CreateEnrollment,
+    template: () => ({ ttlSeconds: 3600 }),
+    accepted: (world, body) => enrolOutcome(world, world.userIds.erin, body.ttlSeconds),
   },
 ];
 

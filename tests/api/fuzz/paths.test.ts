@@ -29,10 +29,37 @@ describe('fuzz: random paths and methods', () => {
     '/v1/email-verification',
     '/v1/recovery',
     '/v1/features',
+    '/v1/admin/users',
+    '/v1/admin/users/0191d3c2-4a8e-7c3f-9e1a-2b3c4d5e6f70',
+    '/v1/admin/users/0191d3c2-4a8e-7c3f-9e1a-2b3c4d5e6f70/credentials',
+    '/v1/admin/users/0191d3c2-4a8e-7c3f-9e1a-2b3c4d5e6f70/enrollments',
+    '/v1/admin/events',
   ];
   const segment = fc.oneof(
     anyString(12),
-    fc.constantFrom('..', '.', '%', '%zz', '%E0%A4%A', '%C0%AF', '%00', '%2f', '%2e%2e', '%25', ';', '~', '*', ':id', 'v1', 'credentials', 'tokens', 'current'),
+    fc.constantFrom(
+      '..',
+      '.',
+      '%',
+      '%zz',
+      '%E0%A4%A',
+      '%C0%AF',
+      '%00',
+      '%2f',
+      '%2e%2e',
+      '%25',
+      ';',
+      '~',
+      '*',
+      ':id',
+      'v1',
+      'credentials',
+      'tokens',
+      'current',
+      'admin',
+      'users',
+      'sessions',
+    ),
     fc.uint8Array({ minLength: 1, maxLength: 40 }).map((bytes) => Buffer.from(bytes).toString('hex')),
   );
   const path = fc.oneof(
@@ -41,8 +68,8 @@ describe('fuzz: random paths and methods', () => {
     fc.array(segment, { maxLength: 5 }).map((segments) => `/${segments.join('/')}`),
     fc.tuple(fc.constantFrom(...knownPaths), anyString(20)).map(([known, query]) => `${known}?${query}`),
     fc.constantFrom(...knownPaths).map((known) => known.toUpperCase()),
-    // the one route with a parameter, which Express decodes before any handler runs
-    fc.tuple(fc.constantFrom('/v1/credentials/', '/V1/credentials/'), segment).map(([route, id]) => route + id),
+    // routes with a parameter, which Express decodes before any handler runs
+    fc.tuple(fc.constantFrom('/v1/credentials/', '/V1/credentials/', '/v1/sessions/', '/v1/admin/users/'), segment).map(([route, id]) => route + id),
   );
 
   it('no body, no credentials: never a 5xx, and only POST /v1/tokens (a usernameless start) writes', { timeout: RUN_TIMEOUT }, async () => {

@@ -10,13 +10,14 @@ import { b64 } from './bytes.js';
 import { authenticationShape, mutateResponse, setAt } from './mutations.js';
 import { challengeUsedUp, expectOutcome, rejected, send, type Outcome } from './oracles.js';
 import { assertionVerdict, outcomesFor } from './verdicts.js';
-import { ALICE, BOB, JSON_TYPE, RUN_TIMEOUT, useWorld } from './world.js';
+import { ALICE, BOB, JSON_TYPE, joinCast, RUN_TIMEOUT, useWorld } from './world.js';
 
 describe('fuzz: mutated sign-in responses for a live challenge', () => {
   const world = useWorld();
   const bob = new SoftAuthenticator({ algorithm: 'Ed25519', backupEligible: true, backedUp: true });
   beforeAll(async () => {
-    await signUp(world().service, bob, BOB);
+    const { userId } = await signUp(world().service, bob, BOB);
+    await joinCast(world(), userId);
   });
 
   /**
