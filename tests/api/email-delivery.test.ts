@@ -49,7 +49,10 @@ it('an SMTP outage delays the email, retried with growing delays, and it arrives
   // The second delay is about twice the first.
   expect(Date.parse(second!.next_attempt_at) - service.clock.now.getTime()).toBeGreaterThanOrEqual(7_500);
   expect(smtp.received).toHaveLength(0);
-  expect(await metric('outbox_oldest_pending_seconds')).toEqual({ 'outbox_oldest_pending_seconds{topic="email"}': 7, 'outbox_oldest_pending_seconds{topic="webhook"}': 0 });
+  expect(await metric('outbox_oldest_pending_seconds')).toEqual({
+    'outbox_oldest_pending_seconds{topic="email"}': 7,
+    'outbox_oldest_pending_seconds{topic="webhook"}': 0,
+  });
 
   smtp.refusing = false;
   service.clock.advance(60);
