@@ -75,15 +75,18 @@ export function startOutboxWorker(deps: Deps, handlers: Record<string, OutboxHan
   let timer: NodeJS.Timeout | undefined;
   let claiming: Promise<void> | undefined;
   let wokenWhileClaiming = false;
-  const inFlight = new Set<Promise<void>>();
+  // Deliveries running now, and the claims not yet marked.
+  let busy = 0;
+  const batches = new Set<Promise<void>>();
 
-  /** Delivers one claimed row and settles it: sent, due again later, or failed. */
-  async function settle(message: ClaimedMessage): Promise<void> {
+  /** Delivers one claimed row; a failure is settled at once (due again later, or failed). Returns whether it was delivered. */
+  async function deliver(message: ClaimedMessage): Promise<boolean> {
     const handler = handlers[message.topic];
     const now = deps.now();
     try {
       if (!handler) throw new Error(`no handler for topic ${message.topic}`);
       await handler(JSON.parse(message.payload), message);
+      return true;
     } catch (error) {
       const reason = error instanceof Error ? error.message : String(error);
       const expired = now.getTime() - Date.parse(message.created_at) >= options.retryForSeconds * 1000;
@@ -96,29 +99,44 @@ export function startOutboxWorker(deps: Deps, handlers: Record<string, OutboxHan
         failed ? 'delivery failed for good' : 'delivery failed: will retry',
       );
       options.onResult?.(message.topic, failed ? 'failed' : 'retry');
-      return;
+      return false;
     }
-    if (await markDelivered(deps.db, message, deps.now().toISOString())) {
+  }
+
+  /** Delivers a claim's rows, each freeing its slot when done, then marks the delivered ones in one write. */
+  async function settle(claimed: ClaimedMessage[]): Promise<void> {
+    const delivered: ClaimedMessage[] = [];
+    await Promise.all(
+      claimed.map(async (message) => {
+        try {
+          if (await deliver(message)) delivered.push(message);
+        } catch (error) {
+          log.warn({ err: error, outboxId: message.id }, 'outbox: could not settle a delivery');
+        } finally {
+          busy--;
+          tick();
+        }
+      }),
+    );
+    const marked = new Set(await markDelivered(deps.db, delivered, deps.now().toISOString()));
+    for (const message of delivered) {
+      if (!marked.has(message.id)) continue;
       log.info({ outboxId: message.id, topic: message.topic, attempts: message.attempts }, 'delivered');
       options.onResult?.(message.topic, 'sent');
     }
   }
 
-  // Claims while there is room, and starts each delivery without waiting for the others:
-  // a receiver that hangs keeps one slot (its key's) and no more.
+  // Claims while there is room, and starts each claim's deliveries without waiting for
+  // earlier ones: a receiver that hangs keeps its key's slots and no more.
   async function claim() {
-    while (running && inFlight.size < options.batchSize) {
-      const claimed = await claimDueMessages(deps.db, deps.now(), options.leaseSeconds, options.batchSize - inFlight.size, options.perKey);
+    while (running && busy < options.batchSize) {
+      const claimed = await claimDueMessages(deps.db, deps.now(), options.leaseSeconds, options.batchSize - busy, options.perKey);
       if (claimed.length === 0) return;
-      for (const message of claimed) {
-        const delivery: Promise<void> = settle(message)
-          .catch((error: unknown) => log.warn({ err: error, outboxId: message.id }, 'outbox: could not settle a delivery'))
-          .finally(() => {
-            inFlight.delete(delivery);
-            tick();
-          });
-        inFlight.add(delivery);
-      }
+      busy += claimed.length;
+      const batch: Promise<void> = settle(claimed)
+        .catch((error: unknown) => log.warn({ err: error }, 'outbox: could not mark deliveries'))
+        .finally(() => batches.delete(batch));
+      batches.add(batch);
     }
   }
 
@@ -151,7 +169,7 @@ export function startOutboxWorker(deps: Deps, handlers: Record<string, OutboxHan
       unsubscribe();
       clearTimeout(timer);
       await claiming;
-      await Promise.all(inFlight);
+      await Promise.all(batches);
     },
   };
 }

@@ -47,10 +47,10 @@ export async function insertOutboxMessage(db: Db, topic: string, payload: unknow
 export type ClaimedMessage = Pick<OutboxTable, 'id' | 'topic' | 'key' | 'payload' | 'attempts' | 'created_at'> & { lease_id: string };
 
 /**
- * Claims up to `limit` due rows for `leaseSeconds`: the oldest due row of each key that has
- * fewer than `perKey` rows being delivered (each keyless row on its own), in one UPDATE that
- * checks each row's lease again, so of several workers (instances) each row goes to one.
- * A read comes first, so that an idle poll writes nothing (no lock, no fsync).
+ * Claims up to `limit` due rows for `leaseSeconds`, oldest first, at most `perKey` of one key
+ * in flight (counting those being delivered already; keyless rows have no bound), in one
+ * UPDATE that checks each row's lease again, so of several workers (instances) each row goes
+ * to one. A read comes first, so that an idle poll writes nothing (no lock, no fsync).
  */
 export async function claimDueMessages(db: Db, now: Date, leaseSeconds: number, limit: number, perKey: number): Promise<ClaimedMessage[]> {
   const at = now.toISOString();
@@ -79,15 +79,25 @@ export async function claimDueMessages(db: Db, now: Date, leaseSeconds: number, 
       ]),
     );
   if (!(await due.select('id').limit(1).executeTakeFirst())) return [];
-  const oldestOfEachKey = due
-    .select((eb) => eb.fn.min('id').as('id'))
-    .groupBy(sql`coalesce(key, id)`)
-    .orderBy((eb) => eb.fn.min('next_attempt_at'))
-    .limit(limit);
+  // Each due row's place in its key's queue, after the rows of that key in flight.
+  const oldestWithRoom = sql<string>`(select ranked.id from (
+      select o.id, o.next_attempt_at,
+        row_number() over (partition by coalesce(o.key, o.id) order by o.id) + coalesce(b.busy, 0) as place
+      from outbox o
+      left join (
+        select key, count(*) as busy from outbox
+        where key is not null and status = 'pending' and lease_until > ${at}
+        group by key
+      ) b on b.key = o.key
+      where o.status = 'pending' and o.next_attempt_at <= ${at} and (o.lease_until is null or o.lease_until <= ${at})
+    ) ranked
+    where ranked.place <= ${perKey}
+    order by ranked.next_attempt_at
+    limit ${limit})`;
   const rows = await db
     .updateTable('outbox')
     .set((eb) => ({ lease_id: leaseId, lease_until: leaseUntil, attempts: eb('attempts', '+', 1) }))
-    .where('id', 'in', oldestOfEachKey)
+    .where('id', 'in', oldestWithRoom)
     // Checked again on the row itself: a concurrent claim that won it changed these.
     .where('status', '=', 'pending')
     .where((eb) => eb.or([eb('lease_until', 'is', null), eb('lease_until', '<=', at)]))
@@ -100,15 +110,31 @@ export async function claimDueMessages(db: Db, now: Date, leaseSeconds: number, 
 // (a webhook's event: no secret in it) stay, so that a failed delivery can be sent again.
 const settledPayload = (message: ClaimedMessage) => (message.topic === 'email' ? '' : message.payload);
 
-/** Delivered. False if the lease was lost (another worker has the row now). */
-export async function markDelivered(db: Db, message: ClaimedMessage, now: string): Promise<boolean> {
-  const result = await db
+/**
+ * Delivered, in one statement for rows of one claim (an email's payload erased). Returns the
+ * ids marked: a row whose lease was lost (another worker has it now) is not among them.
+ */
+export async function markDelivered(db: Db, messages: ClaimedMessage[], now: string): Promise<string[]> {
+  if (messages.length === 0) return [];
+  const rows = await db
     .updateTable('outbox')
-    .set({ status: 'sent', payload: settledPayload(message), done_at: now, lease_id: null, lease_until: null, last_error: null })
-    .where('id', '=', message.id)
-    .where('lease_id', '=', message.lease_id)
-    .executeTakeFirst();
-  return result.numUpdatedRows === 1n;
+    .set({
+      status: 'sent',
+      payload: sql<string>`case when topic = 'email' then '' else payload end`,
+      done_at: now,
+      lease_id: null,
+      lease_until: null,
+      last_error: null,
+    })
+    .where(
+      'id',
+      'in',
+      messages.map((message) => message.id),
+    )
+    .where('lease_id', '=', messages[0]!.lease_id)
+    .returning('id')
+    .execute();
+  return rows.map((row) => row.id);
 }
 
 /** Not delivered: try again at `nextAttemptAt`, or never (`failed`). */

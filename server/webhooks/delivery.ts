@@ -125,8 +125,14 @@ export function webhookHandler(deps: Deps, onAttempt?: (type: string, result: 'd
       );
       if (status < 200 || status > 299) throw new Error(`HTTP ${status}`);
       onAttempt?.(message.type, 'delivered');
+      deps.log.debug({ eventId: message.id, webhookId: endpoint.id, type: message.type, status }, 'webhook delivered');
     } catch (error) {
       onAttempt?.(message.type, 'failed');
+      // The event's id and type, never its body.
+      deps.log.info(
+        { eventId: message.id, webhookId: endpoint.id, type: message.type, err: error instanceof Error ? error.message : String(error) },
+        'webhook attempt failed',
+      );
       throw error;
     }
   };

@@ -4,7 +4,10 @@
 // hanging one holds up no other, rotation signs with both secrets, and unsafe URLs are refused.
 import { Webhook } from 'standardwebhooks';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { bearer, SoftAuthenticator, signIn, signUp, startService, type TestService } from '../helpers/service.js';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { bearer, SoftAuthenticator, signIn, signUp, startService, startSignIn, type TestService } from '../helpers/service.js';
+import { startSmtp } from '../helpers/smtp.js';
 import { startWebhookReceiver, type WebhookReceiver } from '../helpers/webhook-receiver.js';
 
 const adminKey = 'admin-key-0123456789abcdef';
@@ -40,11 +43,16 @@ describe('events', () => {
     await service.request('DELETE', '/v1/sessions/current', undefined, bearer(signedIn.body.token));
     await service.request('DELETE', `/v1/admin/users/${userId}`, undefined, admin);
 
+    // Up to 8 deliveries to one endpoint run at once: the order of arrival is not the order of the changes.
     const events = await receiver.waitFor(6);
-    expect(events.map((e) => e.type)).toEqual(['user.created', 'passkey.created', 'passkey.used', 'passkey.renamed', 'session.revoked', 'user.deleted']);
-    expect(events[1]!.data).toEqual({ userId, credentialId: credential.id });
-    expect(events[2]!.data).toMatchObject({ userId, credentialId: credential.id });
-    expect(events[5]!.data).toEqual({ userId });
+    const byType = Object.fromEntries(events.map((e) => [e.type, e.data]));
+    expect(Object.keys(byType).sort()).toEqual(['passkey.created', 'passkey.renamed', 'passkey.used', 'session.revoked', 'user.created', 'user.deleted']);
+    expect(byType['user.created']).toEqual({ userId });
+    expect(byType['passkey.created']).toEqual({ userId, credentialId: credential.id });
+    expect(byType['passkey.used']).toEqual({ userId, credentialId: credential.id, sessionId: expect.any(String) });
+    expect(byType['passkey.renamed']).toEqual({ userId, credentialId: credential.id });
+    expect(byType['session.revoked']).toEqual({ userId, sessionId: byType['passkey.used']!.sessionId });
+    expect(byType['user.deleted']).toEqual({ userId });
     for (const delivery of receiver.deliveries) {
       expect(delivery.headers['webhook-id']).toMatch(/^msg_[0-9a-f]{32}$/);
       expect(delivery.body).not.toContain(token);
@@ -56,6 +64,49 @@ describe('events', () => {
       ),
     );
     expect(stored).toHaveLength(6);
+  });
+
+  it('email verification, passkey deletion, a clone warning and a recovery send theirs too', async () => {
+    await service.close();
+    const smtp = await startSmtp();
+    try {
+      service = await startService({ ADMIN_API_KEYS: adminKey, SMTP_URL: smtp.url });
+      await register(receiver, ['user.email_verified', 'passkey.deleted', 'passkey.clone_warning', 'account.recovered', 'session.revoked']);
+      const first = new SoftAuthenticator({ counterStart: 10 });
+      const { userId, token, credential } = await signUp(service, first, 'alice@example.com');
+      const code = (await smtp.waitFor('alice@example.com')).code!;
+      const verified = await service.request('PUT', '/v1/email-verification', { code }, bearer(token));
+      expect(verified.status).toBe(200);
+      // A counter that went backwards: a cloned authenticator?
+      const { challengeId, options } = await startSignIn(service, 'alice@example.com');
+      const cloned = await service.request('PUT', '/v1/tokens', { challengeId, authentication: await first.getAssertion(options, { counter: 5 }) });
+      expect(cloned.status).toBe(401);
+      // Recovery adds a second passkey; the owner then deletes the first.
+      await service.request('POST', '/v1/recovery', { email: 'alice@example.com' });
+      const recoveryMail = await smtp.waitFor('alice@example.com', { where: (m) => m.subject.includes('Get back') });
+      const recoveryId = (await service.deps.db.selectFrom('email_codes').select('id').where('purpose', '=', 'recover').executeTakeFirstOrThrow()).id;
+      const proven = await service.request('PUT', '/v1/recovery', { recoveryId, code: recoveryMail.code });
+      const second = new SoftAuthenticator();
+      const recovered = await service.request('PUT', '/v1/challenges', {
+        challengeId: proven.body.challengeId,
+        registration: await second.createCredential(proven.body.options),
+      });
+      expect(recovered.status).toBe(201);
+      expect((await service.request('DELETE', `/v1/credentials/${credential.id}`, undefined, bearer(recovered.body.token))).status).toBe(204);
+
+      // Deleting the first passkey also ends the session it opened (the one email verification gave).
+      const events = await receiver.waitFor(6);
+      const types = events.map((e) => e.type).sort();
+      expect(types).toEqual(['account.recovered', 'passkey.clone_warning', 'passkey.deleted', 'session.revoked', 'session.revoked', 'user.email_verified']);
+      const of = (type: string) => events.filter((e) => e.type === type).map((e) => e.data);
+      expect(of('user.email_verified')).toEqual([{ userId }]);
+      expect(of('passkey.clone_warning')).toEqual([{ userId, credentialId: credential.id }]);
+      expect(of('account.recovered')).toEqual([{ userId, credentialId: recovered.body.credential.id }]);
+      expect(of('passkey.deleted')).toEqual([{ userId, credentialId: credential.id }]);
+      expect(of('session.revoked')).toEqual(expect.arrayContaining([{ userId, sessionId: expect.any(String) }]));
+    } finally {
+      await smtp.close();
+    }
   });
 
   it('an endpoint gets only the types it asked for; a change no endpoint wants queues nothing', async () => {
@@ -98,7 +149,7 @@ describe('signatures', () => {
     const { body, headers } = receiver.deliveries[0]!;
     const hook = new Webhook(receiver.secrets[0]!);
     expect(() => hook.verify(body, headers as Record<string, string>)).not.toThrow();
-    expect(() => hook.verify(body.replace('user.created', 'user.deleted'), headers as Record<string, string>)).toThrow();
+    expect(() => hook.verify(body.replace('"type":"', '"type":"x'), headers as Record<string, string>)).toThrow();
     const stale = { ...(headers as Record<string, string>), 'webhook-timestamp': String(Math.floor(Date.now() / 1000) - 3600) };
     expect(() => hook.verify(body, stale)).toThrow();
   });
@@ -162,6 +213,25 @@ describe('delivery', () => {
       expect(text).toContain('webhook_attempts_total{type="user.created",result="delivered"} 1');
       expect(text).toContain('outbox_messages_total{topic="webhook",result="sent"} 1');
     });
+  });
+
+  it('a redirect is not followed: the delivery fails and is retried', async () => {
+    const target = await startWebhookReceiver();
+    const redirecting = createServer((_req, res) => res.writeHead(307, { location: target.url }).end());
+    await new Promise<void>((resolve) => redirecting.listen(0, '127.0.0.1', resolve));
+    try {
+      const url = `http://127.0.0.1:${(redirecting.address() as AddressInfo).port}/hooks`;
+      const reply = await service.request('POST', '/v1/admin/webhooks', { url, events: ['user.created'] }, admin);
+      await signUp(service, new SoftAuthenticator(), 'alice@example.com');
+      await vi.waitFor(async () => {
+        const { deliveries } = (await service.request('GET', `/v1/admin/webhooks/${reply.body.id}/deliveries`, undefined, admin)).body;
+        expect(deliveries).toMatchObject([{ status: 'pending', attempts: 1, lastError: 'HTTP 307' }]);
+      });
+      expect(target.deliveries).toEqual([]);
+    } finally {
+      redirecting.close();
+      await target.close();
+    }
   });
 
   it('a receiver that hangs does not delay another endpoint', async () => {
