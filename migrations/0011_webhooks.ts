@@ -17,9 +17,12 @@ export async function up(db: Kysely<any>): Promise<void> {
     .execute();
   await db.schema.alterTable('outbox').addColumn('key', 'text').execute();
   await db.schema.createIndex('outbox_key').on('outbox').columns(['key', 'created_at']).execute();
+  // The rows being delivered now: a claim counts them per key.
+  await db.schema.createIndex('outbox_lease_until').on('outbox').column('lease_until').execute();
 }
 
 export async function down(db: Kysely<any>): Promise<void> {
+  await db.schema.dropIndex('outbox_lease_until').execute();
   await db.schema.dropIndex('outbox_key').execute();
   await db.schema.alterTable('outbox').dropColumn('key').execute();
   await db.schema.dropTable('webhook_endpoints').execute();

@@ -50,54 +50,45 @@ export type ClaimedMessage = Pick<OutboxTable, 'id' | 'topic' | 'key' | 'payload
  * Claims up to `limit` due rows for `leaseSeconds`, oldest first, at most `perKey` of one key
  * in flight (counting those being delivered already; keyless rows have no bound), in one
  * UPDATE that checks each row's lease again, so of several workers (instances) each row goes
- * to one. A read comes first, so that an idle poll writes nothing (no lock, no fsync).
+ * to one. The rows are picked by a read first, so that an idle poll writes nothing (no lock, no fsync).
  */
+// How many of the oldest due rows one claim looks at: enough to fill every slot even when a
+// few keys are at their bound, few enough that a backlog of millions costs the same.
+const candidates = 512;
+
 export async function claimDueMessages(db: Db, now: Date, leaseSeconds: number, limit: number, perKey: number): Promise<ClaimedMessage[]> {
   const at = now.toISOString();
   const leaseId = randomUUID();
   const leaseUntil = new Date(now.getTime() + leaseSeconds * 1000).toISOString();
-  const due = db
-    .selectFrom('outbox')
-    .where('status', '=', 'pending')
-    .where('next_attempt_at', '<=', at)
-    .where((eb) => eb.or([eb('lease_until', 'is', null), eb('lease_until', '<=', at)]))
-    .where((eb) =>
-      eb.or([
-        eb('key', 'is', null),
-        eb(
-          'key',
-          'not in',
-          eb
-            .selectFrom('outbox as busy')
-            .select('busy.key')
-            .where('busy.key', 'is not', null)
-            .where('busy.status', '=', 'pending')
-            .where('busy.lease_until', '>', at)
-            .groupBy('busy.key')
-            .having((h) => h.fn.countAll(), '>=', perKey),
-        ),
-      ]),
-    );
-  if (!(await due.select('id').limit(1).executeTakeFirst())) return [];
-  // Each due row's place in its key's queue, after the rows of that key in flight.
-  const oldestWithRoom = sql<string>`(select ranked.id from (
+  // Among the oldest due rows (a bounded read, whatever the backlog), each one's place in
+  // its key's queue, after the rows of that key in flight.
+  const picked = await sql<{ id: string }>`select ranked.id from (
       select o.id, o.next_attempt_at,
         row_number() over (partition by coalesce(o.key, o.id) order by o.id) + coalesce(b.busy, 0) as place
-      from outbox o
+      from (
+        select id, key, next_attempt_at from outbox
+        where status = 'pending' and next_attempt_at <= ${at} and (lease_until is null or lease_until <= ${at})
+        order by next_attempt_at
+        limit ${candidates}
+      ) o
       left join (
         select key, count(*) as busy from outbox
-        where key is not null and status = 'pending' and lease_until > ${at}
+        where lease_until > ${at} and status = 'pending' and key is not null
         group by key
       ) b on b.key = o.key
-      where o.status = 'pending' and o.next_attempt_at <= ${at} and (o.lease_until is null or o.lease_until <= ${at})
     ) ranked
     where ranked.place <= ${perKey}
     order by ranked.next_attempt_at
-    limit ${limit})`;
+    limit ${limit}`.execute(db);
+  if (picked.rows.length === 0) return [];
   const rows = await db
     .updateTable('outbox')
     .set((eb) => ({ lease_id: leaseId, lease_until: leaseUntil, attempts: eb('attempts', '+', 1) }))
-    .where('id', 'in', oldestWithRoom)
+    .where(
+      'id',
+      'in',
+      picked.rows.map((row) => row.id),
+    )
     // Checked again on the row itself: a concurrent claim that won it changed these.
     .where('status', '=', 'pending')
     .where((eb) => eb.or([eb('lease_until', 'is', null), eb('lease_until', '<=', at)]))
